@@ -1,0 +1,274 @@
+"""The versioned message envelope and its codec: the only place wire formats live.
+
+On the wire a message is a msgpack :class:`Frame`: the originator's signed ``body`` (a
+msgpack :class:`Envelope`), the originator's Ed25519 signature over exactly those bytes,
+and the ``hops`` that relays append (outside the signature, so a relay forwards the
+originator's bytes untouched and cannot widen their releasability). Parsing is
+open-world: unknown fields are ignored. Times are POSIX seconds UTC as floats inside
+trilink and on the wire; :func:`envelope_to_json` renders them as ISO 8601 UTC for people.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from enum import StrEnum
+from typing import Any, Final
+
+import msgspec
+import numpy as np
+
+from trilink.errors import MalformedMessage
+from trilink.types import ImpactPrediction, LaunchEstimate, Track, TrackState
+
+__all__ = [
+    "ENVELOPE_VERSION",
+    "MAX_FRAME_BYTES",
+    "Envelope",
+    "Frame",
+    "Hop",
+    "Kind",
+    "Payload",
+    "decode_body",
+    "decode_frame",
+    "decode_payload",
+    "encode_body",
+    "encode_frame",
+    "encode_payload",
+    "envelope_to_json",
+]
+
+ENVELOPE_VERSION: Final = 1
+MAX_FRAME_BYTES: Final = 64 * 1024
+
+
+class Kind(StrEnum):
+    """What a message carries."""
+
+    DETECTION = "detection"
+    TRACK = "track"
+    LAUNCH = "launch"
+    IMPACT = "impact"
+    CORRECTION = "correction"
+    ALL_CLEAR = "all-clear"
+    STATUS = "status"
+    AGREEMENT_CHANGE = "agreement-change"
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """What the originator signs."""
+
+    v: int
+    id: str
+    originator: str
+    seq: int
+    kind: Kind
+    event_id: str
+    valid_time_s: float
+    sent_time_s: float
+    releasability: tuple[str, ...]
+    recipients: tuple[str, ...]
+    payload: bytes
+
+
+class Hop(msgspec.Struct, frozen=True, array_like=True):
+    """One relay the message passed through, with its receipt time."""
+
+    nation: str
+    received_time_s: float
+
+
+class Frame(msgspec.Struct, frozen=True, kw_only=True):
+    """What travels: signed body, signature, and the relays' path."""
+
+    body: bytes
+    sig: bytes
+    hops: tuple[Hop, ...] = ()
+
+
+# -- payloads on the wire ----------------------------------------------------------------
+
+
+class _TrackWire(msgspec.Struct, frozen=True, kw_only=True):
+    track_id: str
+    nation: str
+    t_s: float
+    state: list[float]
+    cov: list[float]
+    status: str
+    sensors: list[str]
+    first_t_s: float
+    n_updates: int = 0
+    thrusting: bool = False
+
+
+class _LaunchWire(msgspec.Struct, frozen=True, kw_only=True):
+    t_launch_s: float
+    lat_deg: float
+    lon_deg: float
+    radius_95_m: float
+    track_id: str
+    nation: str
+
+
+class _ImpactWire(msgspec.Struct, frozen=True, kw_only=True):
+    t_valid_s: float
+    t_impact_s: float
+    lat_deg: float
+    lon_deg: float
+    semi_major_m: float
+    semi_minor_m: float
+    orientation_deg: float
+    apogee_m: float
+    eez_verdict: str
+    eez_near_boundary: bool
+    overflight: list[str]
+    track_id: str = ""
+    nation: str = ""
+
+
+Payload = Track | LaunchEstimate | ImpactPrediction
+
+_ENCODER: Final = msgspec.msgpack.Encoder()
+_BODY_DECODER: Final = msgspec.msgpack.Decoder(Envelope)
+_FRAME_DECODER: Final = msgspec.msgpack.Decoder(Frame)
+_PAYLOAD_DECODERS: Final[dict[Kind, msgspec.msgpack.Decoder[Any]]] = {
+    Kind.TRACK: msgspec.msgpack.Decoder(_TrackWire),
+    Kind.LAUNCH: msgspec.msgpack.Decoder(_LaunchWire),
+    Kind.IMPACT: msgspec.msgpack.Decoder(_ImpactWire),
+}
+
+
+def encode_payload(payload: Payload) -> tuple[Kind, bytes]:
+    """Encode a value type as (kind, msgpack bytes)."""
+    if isinstance(payload, Track):
+        wire: msgspec.Struct = _TrackWire(
+            track_id=payload.track_id,
+            nation=payload.nation,
+            t_s=payload.t_s,
+            state=payload.state.tolist(),
+            cov=payload.covariance.reshape(-1).tolist(),
+            status=payload.status.value,
+            sensors=list(payload.sensors),
+            first_t_s=payload.first_t_s,
+            n_updates=payload.n_updates,
+            thrusting=payload.thrusting,
+        )
+        return Kind.TRACK, _ENCODER.encode(wire)
+    if isinstance(payload, LaunchEstimate):
+        return Kind.LAUNCH, _ENCODER.encode(_LaunchWire(**dataclasses.asdict(payload)))
+    fields = dataclasses.asdict(payload)
+    fields["overflight"] = list(payload.overflight)
+    return Kind.IMPACT, _ENCODER.encode(_ImpactWire(**fields))
+
+
+def decode_payload(kind: Kind, data: bytes) -> Payload:
+    """Decode a payload of ``kind``; raise :class:`MalformedMessage` naming the field."""
+    decoder = _PAYLOAD_DECODERS.get(kind)
+    if decoder is None:
+        raise MalformedMessage(f"kind {kind.value!r} carries no payload trilink can read")
+    try:
+        wire = decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise MalformedMessage(f"{kind.value} payload: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise MalformedMessage(f"{kind.value} payload is not msgpack: {exc}") from exc
+    if isinstance(wire, _TrackWire):
+        return _track_from_wire(wire)
+    if isinstance(wire, _LaunchWire):
+        return LaunchEstimate(**msgspec.structs.asdict(wire))
+    fields = msgspec.structs.asdict(wire)
+    fields["overflight"] = tuple(fields["overflight"])
+    return ImpactPrediction(**fields)
+
+
+def _track_from_wire(wire: _TrackWire) -> Track:
+    n = len(wire.state)
+    if n not in (6, 9):
+        raise MalformedMessage(f"track payload: field `state` has {n} values, expected 6 or 9")
+    if len(wire.cov) != n * n:
+        raise MalformedMessage(
+            f"track payload: field `cov` has {len(wire.cov)} values, expected {n * n}"
+        )
+    state = np.asarray(wire.state, dtype=np.float64)
+    cov = np.asarray(wire.cov, dtype=np.float64).reshape(n, n)
+    if not (np.all(np.isfinite(state)) and np.all(np.isfinite(cov))):
+        raise MalformedMessage("track payload: fields `state`/`cov` hold non-finite numbers")
+    try:
+        status = TrackState(wire.status)
+    except ValueError as exc:
+        raise MalformedMessage(
+            f"track payload: field `status` is {wire.status!r}, expected one of "
+            f"{[s.value for s in TrackState]}"
+        ) from exc
+    return Track(
+        track_id=wire.track_id,
+        nation=wire.nation,
+        t_s=wire.t_s,
+        state=state,
+        covariance=0.5 * (cov + cov.T),
+        status=status,
+        sensors=tuple(wire.sensors),
+        first_t_s=wire.first_t_s,
+        n_updates=wire.n_updates,
+        thrusting=wire.thrusting,
+    )
+
+
+def encode_body(envelope: Envelope) -> bytes:
+    return _ENCODER.encode(envelope)
+
+
+def decode_body(data: bytes) -> Envelope:
+    """Decode a signed body; raise :class:`MalformedMessage` naming the bad field."""
+    try:
+        env = _BODY_DECODER.decode(data)
+    except msgspec.ValidationError as exc:
+        raise MalformedMessage(f"envelope: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise MalformedMessage(f"envelope is not msgpack: {exc}") from exc
+    if env.v != ENVELOPE_VERSION:
+        raise MalformedMessage(
+            f"envelope field `v` is {env.v}; this node reads version {ENVELOPE_VERSION}. "
+            "Fix: upgrade the older side",
+            message_id=env.id,
+            originator=env.originator,
+        )
+    return env
+
+
+def encode_frame(frame: Frame) -> bytes:
+    return _ENCODER.encode(frame)
+
+
+def decode_frame(data: bytes) -> Frame:
+    """Decode a frame off the wire; refuse oversized or undecodable input."""
+    if len(data) > MAX_FRAME_BYTES:
+        raise MalformedMessage(
+            f"frame of {len(data)} bytes exceeds the limit of {MAX_FRAME_BYTES} bytes"
+        )
+    try:
+        return _FRAME_DECODER.decode(data)
+    except msgspec.ValidationError as exc:
+        raise MalformedMessage(f"frame: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise MalformedMessage(f"frame is not msgpack: {exc}") from exc
+
+
+def _iso(t_s: float) -> str:
+    return dt.datetime.fromtimestamp(t_s, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+def envelope_to_json(envelope: Envelope) -> dict[str, Any]:
+    """A JSON-ready view of an envelope for people and the API (ISO 8601 UTC times)."""
+    out: dict[str, Any] = msgspec.structs.asdict(envelope)
+    out["kind"] = envelope.kind.value
+    out["valid_time"] = _iso(out.pop("valid_time_s"))
+    out["sent_time"] = _iso(out.pop("sent_time_s"))
+    payload_bytes: bytes = out.pop("payload")
+    try:
+        payload = decode_payload(envelope.kind, payload_bytes)
+        out["payload"] = msgspec.msgpack.decode(encode_payload(payload)[1])
+    except MalformedMessage as exc:
+        out["payload_error"] = str(exc)
+    return out

@@ -1,0 +1,21 @@
+"""Value types shared by every stage: no I/O, SI units, ECEF frame.
+
+Times are POSIX seconds (UTC) as floats, named ``t_s`` or ``*_time_s``.
+"""
+
+from trilink.types.alerts import ImpactPrediction, LaunchEstimate
+from trilink.types.detection import Detection
+from trilink.types.state import Covariance, StateVector, as_covariance, as_state
+from trilink.types.track import Track, TrackState
+
+__all__ = [
+    "Covariance",
+    "Detection",
+    "ImpactPrediction",
+    "LaunchEstimate",
+    "StateVector",
+    "Track",
+    "TrackState",
+    "as_covariance",
+    "as_state",
+]

@@ -1,0 +1,38 @@
+"""Warning products: launch estimates and impact predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ImpactPrediction", "LaunchEstimate"]
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchEstimate:
+    """Where and when a missile was launched, estimated from a track."""
+
+    t_launch_s: float = field(metadata={"doc": "estimated launch time, POSIX seconds UTC"})
+    lat_deg: float
+    lon_deg: float
+    radius_95_m: float = field(metadata={"doc": "radius of the 95 % launch-area circle"})
+    track_id: str = field(metadata={"doc": "the track it was estimated from"})
+    nation: str = field(metadata={"doc": "the nation that estimated it"})
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactPrediction:
+    """Predicted impact point with its 95 % ellipse, as known at ``t_valid_s``."""
+
+    t_valid_s: float = field(metadata={"doc": "time of the track state it was made from"})
+    t_impact_s: float = field(metadata={"doc": "predicted impact time, POSIX seconds UTC"})
+    lat_deg: float
+    lon_deg: float
+    semi_major_m: float = field(metadata={"doc": "95 % ellipse semi-major axis"})
+    semi_minor_m: float = field(metadata={"doc": "95 % ellipse semi-minor axis"})
+    orientation_deg: float = field(metadata={"doc": "semi-major axis, clockwise from north"})
+    apogee_m: float = field(metadata={"doc": "highest altitude on the track + prediction"})
+    eez_verdict: str = field(metadata={"doc": "inside / outside / joint-or-disputed"})
+    eez_near_boundary: bool
+    overflight: tuple[str, ...] = field(metadata={"doc": "land regions overflown, in order"})
+    track_id: str = ""
+    nation: str = ""
