@@ -66,6 +66,9 @@ def propagate_to_ground(
 ) -> GroundCrossing:
     """Propagate states ``x`` (N, 6) until each reaches altitude 0 (or ``max_time_s``).
 
+    A negative ``step_s`` propagates backwards in time (to find where a ballistic arc left
+    the ground); ``dt_s`` is then negative.
+
     The crossing is located by bisection within the last RK4 step, so its time error is far
     below the integration step.
     """
@@ -80,7 +83,7 @@ def propagate_to_ground(
     t = 0.0
     cur = states
     prev_alt = alt0
-    while t < max_time_s and not np.all(done):
+    while abs(t) < max_time_s and not np.all(done):
         nxt = rk4_step(cur, step_s)
         alt = altitude_m(nxt[:, :3])
         max_alt = np.maximum(max_alt, np.where(done, max_alt, alt))

@@ -107,6 +107,7 @@ class _LaunchWire(msgspec.Struct, frozen=True, kw_only=True):
     lat_deg: float
     lon_deg: float
     radius_95_m: float
+    t_sigma_s: float
     track_id: str
     nation: str
 

@@ -10,7 +10,6 @@ insignificant for a while the track turns ballistic and the acceleration is fixe
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -293,5 +292,5 @@ class Tracker:
             sensors=tuple(sorted(trk.sensors)),
             first_t_s=trk.first_t_s,
             n_updates=trk.n_updates,
-            thrusting=trk.thrusting,
+            thrusting=not trk.ballistic,
         )

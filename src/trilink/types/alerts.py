@@ -15,8 +15,9 @@ class LaunchEstimate:
     lat_deg: float
     lon_deg: float
     radius_95_m: float = field(metadata={"doc": "radius of the 95 % launch-area circle"})
-    track_id: str = field(metadata={"doc": "the track it was estimated from"})
-    nation: str = field(metadata={"doc": "the nation that estimated it"})
+    t_sigma_s: float = field(metadata={"doc": "1-sigma uncertainty of the launch time"})
+    track_id: str = field(metadata={"doc": "the national track it was estimated from"})
+    nation: str = field(metadata={"doc": "the nation that issued it"})
 
 
 @dataclass(frozen=True, slots=True)

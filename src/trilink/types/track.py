@@ -32,4 +32,6 @@ class Track:
     sensors: tuple[str, ...] = field(metadata={"doc": "sensors whose data this track holds"})
     first_t_s: float = field(metadata={"doc": "time of the first detection in this track"})
     n_updates: int = 0
-    thrusting: bool = field(default=False, metadata={"doc": "boost (thrust) detected now"})
+    thrusting: bool = field(
+        default=False, metadata={"doc": "may be under thrust (not yet confirmed ballistic)"}
+    )

@@ -1,0 +1,5 @@
+"""``python -m trilink`` runs the command line."""
+
+from trilink.cli import main
+
+main()

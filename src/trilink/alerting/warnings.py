@@ -1,0 +1,109 @@
+"""A node's warning centre: launch alert, impact predictions, and the final summary.
+
+Stepped once per simulation tick after the picture is updated. The first confirmed
+system track raises the launch alert with the best launch estimate the picture allows;
+once the fused track is in free flight, an impact prediction is made every
+``impact_period_s``. Both are shared with partners as messages. Received launch
+estimates count toward this node's summary: the partner that saw the boost best tells
+the others when and where it started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trilink.alerting.impact import predict_impact
+from trilink.alerting.launch import estimate_launch
+from trilink.alerting.summary import Summary, iso_utc, site_name
+from trilink.fusion.picture import Picture, SystemTrack
+from trilink.geo.earth import altitude_m, surface_distance_m
+from trilink.types import ImpactPrediction, LaunchEstimate
+from trilink.world.library import Library
+
+__all__ = ["WarningCenter"]
+
+
+@dataclass
+class WarningCenter:
+    """Warnings of one nation, from its picture."""
+
+    nation: str
+    picture: Picture
+    impact_period_s: float = 10.0
+    min_updates_for_impact: int = 10
+    first_alert_t_s: float | None = None
+    launch_estimates: list[LaunchEstimate] = field(default_factory=list)
+    impacts: list[ImpactPrediction] = field(default_factory=list)
+    received_impacts: list[ImpactPrediction] = field(default_factory=list)
+    _last_impact_t_s: float = -np.inf
+
+    def main_track(self) -> SystemTrack | None:
+        tracks = [s for s in self.picture.system_tracks() if s.fused is not None]
+        if not tracks:
+            return None
+        return max(tracks, key=lambda s: sum(len(h) for h in s.members.values()))
+
+    def step(self, t_s: float) -> list[LaunchEstimate | ImpactPrediction]:
+        """Advance to ``t_s``; return the products to share."""
+        out: list[LaunchEstimate | ImpactPrediction] = []
+        st = self.main_track()
+        if st is None or st.fused is None:
+            return out
+        if self.first_alert_t_s is None:
+            est = self._own_launch_estimate(st)
+            if est is not None:
+                self.first_alert_t_s = t_s
+                self.launch_estimates.append(est)
+                out.append(est)
+        fused = st.fused
+        if (
+            not fused.thrusting
+            and fused.n_updates >= self.min_updates_for_impact
+            and t_s - self._last_impact_t_s >= self.impact_period_s
+            and t_s - fused.t_s <= 5.0
+        ):
+            past = np.array([h.state[:3] for h in st.fused_history])
+            imp = predict_impact(
+                fused, past_path_ecef=past, past_max_alt_m=float(np.max(altitude_m(past)))
+            )
+            if imp is not None:
+                self._last_impact_t_s = t_s
+                self.impacts.append(imp)
+                out.append(imp)
+        return out
+
+    def _own_launch_estimate(self, st: SystemTrack) -> LaunchEstimate | None:
+        ests = [e for h in st.members.values() if (e := estimate_launch(h)) is not None]
+        if not ests:
+            return None
+        return dataclasses.replace(min(ests, key=lambda e: e.t_sigma_s), nation=self.nation)
+
+    def best_launch(self) -> LaunchEstimate | None:
+        if not self.launch_estimates:
+            return None
+        return min(self.launch_estimates, key=lambda e: (e.t_sigma_s, e.radius_95_m))
+
+    def summary(self, library: Library) -> Summary | None:
+        """This nation's announcement after the event (None if it never saw it)."""
+        launch = self.best_launch()
+        if launch is None or not self.impacts:
+            return None
+        imp = self.impacts[-1]
+        return Summary(
+            launch_time_utc=iso_utc(launch.t_launch_s),
+            launch_site=site_name(launch.lat_deg, launch.lon_deg, library),
+            launch_lat=launch.lat_deg,
+            launch_lon=launch.lon_deg,
+            apogee_km=imp.apogee_m / 1e3,
+            range_km=surface_distance_m(launch.lat_deg, launch.lon_deg, imp.lat_deg, imp.lon_deg)
+            / 1e3,
+            flight_time_s=imp.t_impact_s - launch.t_launch_s,
+            impact_lat=imp.lat_deg,
+            impact_lon=imp.lon_deg,
+            impact_in_japan_eez=imp.eez_verdict == "inside",
+            overflight_japan=bool(imp.overflight),
+            overflight_regions=imp.overflight,
+        )

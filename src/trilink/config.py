@@ -1,0 +1,117 @@
+"""Settings and the network file (nations, links, radars).
+
+The network file is TOML; the shipped default (``trilink/data/network.toml``) is the hub
+as deployed in December 2023 with one radar per nation. Every problem is reported as a
+:class:`~trilink.errors.ConfigError` naming the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from trilink.errors import ConfigError
+from trilink.sensors.radar import Radar
+
+__all__ = [
+    "SETTINGS",
+    "NetworkConfig",
+    "Setting",
+    "load_default_network",
+    "load_network",
+    "parse_network",
+]
+
+NETWORK_FORMAT: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One documented setting: name, default and help (the CLI and docs read this table)."""
+
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS: Final[tuple[Setting, ...]] = (
+    Setting("data_dir", "trilink-data", "where keys (keys/) and audit logs (audit/) are written"),
+    Setting("seed", 2017, "seed of every random draw of a run (same seed, same run)"),
+    Setting("network", "(shipped default)", "network TOML: nations, links, radars"),
+    Setting("agreements", "(shipped default)", "agreements TOML: who releases what to whom"),
+    Setting("event", "2017-08-28-hwasong-12-1", "historical launch to run (trilink events list)"),
+)
+
+
+class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The network: nations, the links between their nodes, and their radars."""
+
+    format: int
+    nations: list[str]
+    links: list[tuple[str, str]]
+    link_latency_s: float = 0.05
+    radar: list[Radar] = msgspec.field(default_factory=list)
+
+
+_AT: Final = re.compile(r"(?P<problem>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?", re.S)
+
+
+def parse_network(text: str, *, source: str) -> NetworkConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"not valid TOML: {exc}",
+            file=source,
+            fix="correct the TOML syntax at that line and column",
+        ) from exc
+    try:
+        net = msgspec.convert(raw, NetworkConfig)
+    except msgspec.ValidationError as exc:
+        m = _AT.fullmatch(str(exc))
+        problem, path = (m["problem"], m["path"]) if m else (str(exc), None)
+        raise ConfigError(
+            problem[:1].lower() + problem[1:],
+            file=source,
+            field=path or None,
+            fix="see the commented default network file, trilink/data/network.toml",
+        ) from exc
+    if net.format != NETWORK_FORMAT:
+        raise ConfigError(
+            f"format {net.format} is not supported",
+            file=source,
+            field="format",
+            fix=f"write `format = {NETWORK_FORMAT}`",
+        )
+    for i, r in enumerate(net.radar):
+        if r.nation not in net.nations:
+            raise ConfigError(
+                f"radar {r.id!r} belongs to {r.nation}, not a nation of the network",
+                file=source,
+                field=f"radar[{i}].nation",
+                fix=f"use one of {net.nations} or add {r.nation} to `nations`",
+            )
+    return net
+
+
+def load_network(path: Path) -> NetworkConfig:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the network file ({exc.strerror})",
+            file=str(path),
+            fix="give the path of an existing network TOML file",
+        ) from exc
+    return parse_network(text, source=str(path))
+
+
+def load_default_network() -> NetworkConfig:
+    text = files("trilink").joinpath("data", "network.toml").read_text("utf-8")
+    return parse_network(text, source="trilink/data/network.toml")

@@ -1,0 +1,268 @@
+"""One run of the whole chain, composed: world → sensors → national tracking → governed
+sharing → fusion → warnings. SIMULATION ONLY.
+
+Event time drives everything: a :class:`Clock` paces the run as fast as possible
+(evaluation) or in real time times a speed factor (demo, UI); the same code runs in both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trilink.alerting.summary import Summary, truth_summary
+from trilink.alerting.warnings import WarningCenter
+from trilink.config import NetworkConfig, load_default_network
+from trilink.fusion.picture import Picture
+from trilink.sharing.agreements import AgreementSet, load_default_agreements
+from trilink.sharing.audit import AuditLog
+from trilink.sharing.crypto import KeyStore, Verifier
+from trilink.sharing.node import Node, Received
+from trilink.sharing.topology import Topology
+from trilink.sharing.transport.embedded import EmbeddedTransport
+from trilink.tracking.tracker import Tracker
+from trilink.types import ImpactPrediction, LaunchEstimate, Track
+from trilink.world.catalog import missile_class
+from trilink.world.library import LaunchEvent, load_library
+from trilink.world.trajectory import LaunchSpec, Trajectory, solve_launch
+
+__all__ = ["Clock", "RunResult", "TimelineEvent", "fly_event", "run_event"]
+
+
+class Clock:
+    """Event time of a run. ``speed=None`` runs as fast as possible; otherwise one second of
+    event time takes ``1/speed`` seconds of wall time."""
+
+    def __init__(self, start_s: float, *, speed: float | None = None) -> None:
+        self.now_s = start_s
+        self.speed = speed
+        self._wall0 = time.monotonic()
+        self._start_s = start_s
+
+    def now(self) -> float:
+        return self.now_s
+
+    async def advance_to(self, t_s: float) -> None:
+        if self.speed is not None:
+            due = self._wall0 + (t_s - self._start_s) / self.speed
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        self.now_s = t_s
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """Something worth showing on the live timeline."""
+
+    t_rel_s: float
+    nation: str
+    text: str
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    event: LaunchEvent
+    trajectory: Trajectory
+    truth: Summary
+    summaries: dict[str, Summary | None]
+    first_alert_s: dict[str, float | None]
+    first_detection_s: dict[str, float | None]
+    rejected: int
+    audit_dir: Path
+    keys_dir: Path
+    centers: dict[str, WarningCenter] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        import msgspec
+
+        return {
+            "simulation": True,
+            "event": self.event.id,
+            "truth": msgspec.to_builtins(self.truth),
+            "nations": {
+                n: {
+                    "summary": None if s is None else msgspec.to_builtins(s),
+                    "first_alert_s": self.first_alert_s[n],
+                    "first_detection_s": self.first_detection_s[n],
+                }
+                for n, s in self.summaries.items()
+            },
+            "rejected": self.rejected,
+            "audit_dir": str(self.audit_dir),
+        }
+
+
+def fly_event(event: LaunchEvent) -> Trajectory:
+    """The truth trajectory of a library event (class defaults where the record is silent)."""
+    mc = missile_class(event.missile.key, event.missile.type)
+    t0 = event.launch_time or dt.datetime.fromisoformat(f"{event.date[:10]}T00:00:00+00:00")
+    spec = LaunchSpec(
+        lat_deg=event.site.lat_deg,
+        lon_deg=event.site.lon_deg,
+        bearing_deg=event.bearing_deg if event.bearing_deg is not None else 90.0,
+        t_launch_s=t0.timestamp(),
+        missile=mc,
+    )
+    return solve_launch(
+        spec,
+        apogee_km=event.apogee_km or mc.default_apogee_km,
+        range_km=event.range_km or mc.default_range_km,
+        strict=False,
+    )
+
+
+async def run_event(
+    event: LaunchEvent,
+    *,
+    data_dir: Path,
+    seed: int = 2017,
+    network: NetworkConfig | None = None,
+    agreements: AgreementSet | None = None,
+    speed: float | None = None,
+    on_timeline: Callable[[TimelineEvent], None] | None = None,
+    before_step: Callable[[float, dict[str, Node]], None] | None = None,
+) -> RunResult:
+    """Run one launch through the whole chain and return the results."""
+    wall0 = time.perf_counter()
+    net = network or load_default_network()
+    agr = agreements or load_default_agreements()
+    traj = fly_event(event)
+    rng = np.random.default_rng(seed)
+    t_launch = traj.t_launch_s
+    clock = Clock(t_launch, speed=speed)
+    keys = KeyStore(data_dir / "keys")
+    identities = {n: keys.load_or_create(n) for n in net.nations}
+    verifier = Verifier({n: i.public_key for n, i in identities.items()})
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    audit_dir = data_dir / "audit" / f"{stamp}-{event.id}"
+    topology = Topology.from_links(net.nations, net.links)
+    transport = EmbeddedTransport()
+
+    def emit(nation: str, text: str) -> None:
+        if on_timeline is not None:
+            on_timeline(TimelineEvent(clock.now() - t_launch, nation, text))
+
+    pictures = {n: Picture(n) for n in net.nations}
+    centers = {n: WarningCenter(n, pictures[n]) for n in net.nations}
+    trackers = {n: Tracker(n) for n in net.nations}
+    nodes: dict[str, Node] = {}
+
+    def receiver(nation: str) -> Callable[[Received], None]:
+        def on_receive(msg: Received) -> None:
+            p = msg.payload
+            if isinstance(p, Track):
+                pictures[nation].ingest(p)
+            elif isinstance(p, LaunchEstimate):
+                centers[nation].launch_estimates.append(p)
+                emit(nation, f"received launch alert from {_path(msg)}")
+            elif isinstance(p, ImpactPrediction):
+                centers[nation].received_impacts.append(p)
+
+        return on_receive
+
+    for n in net.nations:
+        nodes[n] = Node(
+            n,
+            identity=identities[n],
+            verifier=verifier,
+            agreements=agr,
+            topology=topology,
+            transport=transport,
+            audit=AuditLog(audit_dir / f"{n}.jsonl", identities[n]),
+            now=clock.now,
+            on_receive=receiver(n),
+        )
+        nodes[n].start()
+
+    first_det: dict[str, float | None] = dict.fromkeys(net.nations)
+    confirmed: set[str] = set()
+    end = traj.impact_s + 5.0
+    rcs = np.array([1.0])
+    t_rel = 0.0
+    try:
+        while t_rel <= end:
+            t = t_launch + t_rel
+            await clock.advance_to(t)
+            if before_step is not None:
+                before_step(t_rel, nodes)
+            truth = traj.states(t_rel) if t_rel <= traj.impact_s else np.empty((0, 6))
+            ids = ["object-1"] if t_rel <= traj.impact_s else []
+            for radar in net.radar:
+                if t_rel % radar.scan_period_s > 1e-9:
+                    continue
+                dets = radar.observe(t, truth[:, :3], truth[:, 3:], rcs, ids, rng)
+                n = radar.nation
+                if first_det[n] is None and any(not d.false_alarm for d in dets):
+                    first_det[n] = t_rel
+                    emit(n, f"first detection by {radar.id}")
+                for trk in trackers[n].process(t, dets, covers=radar.in_coverage):
+                    if trk.track_id not in confirmed:
+                        confirmed.add(trk.track_id)
+                        emit(n, f"track {trk.track_id} confirmed")
+                    pictures[n].ingest(trk)
+                    await nodes[n].publish(trk, event_id=event.id, valid_time_s=trk.t_s)
+            await transport.drain()
+            for n in net.nations:
+                for product in centers[n].step(t):
+                    if isinstance(product, LaunchEstimate):
+                        emit(
+                            n, f"LAUNCH ALERT (launch est. T{product.t_launch_s - t_launch:+.0f} s)"
+                        )
+                    else:
+                        emit(
+                            n,
+                            f"impact prediction {product.lat_deg:.2f}N {product.lon_deg:.2f}E "
+                            f"±{product.semi_major_m / 1e3:.1f} km, EEZ {product.eez_verdict}"
+                            + (
+                                f", overflies {'/'.join(product.overflight)}"
+                                if product.overflight
+                                else ""
+                            ),
+                        ) if _worth_showing(centers[n]) else None
+                    await nodes[n].publish(product, event_id=event.id, valid_time_s=t)
+            await transport.drain()
+            t_rel += 1.0
+    finally:
+        await transport.close()
+        for node in nodes.values():
+            node.close()
+    library = load_library()
+    site = f"{event.site.name}"
+    result = RunResult(
+        event=event,
+        trajectory=traj,
+        truth=truth_summary(traj, site),
+        summaries={n: centers[n].summary(library) for n in net.nations},
+        first_alert_s={
+            n: None if c.first_alert_t_s is None else c.first_alert_t_s - t_launch
+            for n, c in centers.items()
+        },
+        first_detection_s=first_det,
+        rejected=sum(sum(node.rejected.values()) for node in nodes.values()),
+        audit_dir=audit_dir,
+        keys_dir=data_dir / "keys",
+        centers=centers,
+        nodes=nodes,
+        wall_s=time.perf_counter() - wall0,
+    )
+    return result
+
+
+def _worth_showing(center: WarningCenter) -> bool:
+    """Show the first impact prediction and then one a minute on the timeline."""
+    return len(center.impacts) == 1 or len(center.impacts) % 6 == 0
+
+
+def _path(msg: Received) -> str:
+    return " → ".join([msg.envelope.originator, *(h.nation for h in msg.hops)])
