@@ -31,10 +31,10 @@ from trilink.simulation import Clock, RunResult, TimelineEvent, fly_event, run_e
 from trilink.world.library import DEFAULT_EVENT_ID, LaunchEvent, load_library
 
 __all__ = [
-    "DEFAULT_EVENT_ID",
     "AuditError",
     "Clock",
     "ConfigError",
+    "DEFAULT_EVENT_ID",
     "DataError",
     "LaunchEvent",
     "MalformedMessage",

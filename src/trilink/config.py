@@ -55,7 +55,6 @@ class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     format: int
     nations: list[str]
     links: list[tuple[str, str]]
-    link_latency_s: float = 0.05
     radar: list[Radar] = msgspec.field(default_factory=list)
 
 
