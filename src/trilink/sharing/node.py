@@ -202,19 +202,7 @@ class Node:
         relay = Frame(body=frame.body, sig=frame.sig, hops=(*frame.hops, Hop(self.nation, now)))
         relayed = await self._forward(relay, env, came_from=peer)
         if relayed:
-            self._audit.append(
-                AuditEvent(
-                    name=AuditName.RELAYED,
-                    actor=self.nation,
-                    reason="relayed toward " + ",".join(relayed),
-                    message_id=env.id,
-                    originator=env.originator,
-                    kind=env.kind,
-                    peer=peer,
-                    seq=env.seq,
-                    event_time_s=now,
-                )
-            )
+            self._log(AuditName.RELAYED, "relayed toward " + ",".join(relayed), env, peer, now)
         if not for_me:
             if not relayed:
                 self._reject(
@@ -225,11 +213,15 @@ class Node:
                 )
             return
         self.received += 1
+        self._log(AuditName.RECEIVED, decision.reason, env, peer, now)
+        self._on_receive(Received(env, payload, relay.hops[:-1], now))
+
+    def _log(self, name: AuditName, reason: str, env: Envelope, peer: str, now: float) -> None:
         self._audit.append(
             AuditEvent(
-                name=AuditName.RECEIVED,
+                name=name,
                 actor=self.nation,
-                reason=decision.reason,
+                reason=reason,
                 message_id=env.id,
                 originator=env.originator,
                 kind=env.kind,
@@ -238,7 +230,6 @@ class Node:
                 event_time_s=now,
             )
         )
-        self._on_receive(Received(env, payload, relay.hops[:-1], now))
 
     def _reject(self, exc: MessageError, env: Envelope | None, peer: str, now: float) -> None:
         self.rejected[exc.reason] += 1

@@ -73,7 +73,7 @@ def _measure(x: Array, det: Detection) -> tuple[Array, Array]:
     d = x[:3] - det.sensor_ecef_m
     e, n, u = rot @ d
     rho = math.sqrt(e * e + n * n + u * u)
-    hor2 = e * e + n * n
+    hor2 = max(e * e + n * n, 1e-6)  # guard the zenith, where azimuth is undefined
     hor = math.sqrt(hor2)
     rr = float(d @ x[3:6]) / rho
     z = np.array([rho, math.atan2(e, n) % (2.0 * math.pi), math.asin(u / rho), rr])
