@@ -97,7 +97,9 @@ class WarningCenter:
             launch_site=site_name(launch.lat_deg, launch.lon_deg, library),
             launch_lat=launch.lat_deg,
             launch_lon=launch.lon_deg,
-            apogee_km=imp.apogee_m / 1e3,
+            # The highest apogee any prediction saw: a track may be lost near apogee (out of
+            # radar range) and re-acquired on the way down.
+            apogee_km=max(i.apogee_m for i in self.impacts) / 1e3,
             range_km=surface_distance_m(launch.lat_deg, launch.lon_deg, imp.lat_deg, imp.lon_deg)
             / 1e3,
             flight_time_s=imp.t_impact_s - launch.t_launch_s,
