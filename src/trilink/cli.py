@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-import msgspec
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -208,8 +207,5 @@ def main() -> None:
     try:
         app()
     except TrilinkError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise SystemExit(2) from exc
-    except msgspec.ValidationError as exc:  # pragma: no cover - defensive
         err.print(f"[red]error:[/] {exc}")
         raise SystemExit(2) from exc

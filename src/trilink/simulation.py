@@ -219,17 +219,8 @@ async def run_event(
                         emit(
                             n, f"LAUNCH ALERT (launch est. T{product.t_launch_s - t_launch:+.0f} s)"
                         )
-                    else:
-                        emit(
-                            n,
-                            f"impact prediction {product.lat_deg:.2f}N {product.lon_deg:.2f}E "
-                            f"±{product.semi_major_m / 1e3:.1f} km, EEZ {product.eez_verdict}"
-                            + (
-                                f", overflies {'/'.join(product.overflight)}"
-                                if product.overflight
-                                else ""
-                            ),
-                        ) if _worth_showing(centers[n]) else None
+                    elif _worth_showing(centers[n]):
+                        emit(n, _describe_impact(product))
                     await nodes[n].publish(product, event_id=event.id, valid_time_s=t)
             await transport.drain()
             t_rel += 1.0
@@ -257,6 +248,14 @@ async def run_event(
         wall_s=time.perf_counter() - wall0,
     )
     return result
+
+
+def _describe_impact(p: ImpactPrediction) -> str:
+    text = (
+        f"impact prediction {p.lat_deg:.2f}N {p.lon_deg:.2f}E ±{p.semi_major_m / 1e3:.1f} km, "
+        f"EEZ {p.eez_verdict}"
+    )
+    return text + (f", overflies {'/'.join(p.overflight)}" if p.overflight else "")
 
 
 def _worth_showing(center: WarningCenter) -> bool:
