@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +17,36 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """`trilink demo --json FILE` run once as a user would, as a real subprocess."""
-    work = tmp_path_factory.mktemp("demo")
-    out = work / "demo.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trilink",
-            "demo",
-            "--quiet",
-            "--json",
-            str(out),
-            "--data-dir",
-            str(work / "data"),
-        ],
+def run_trilink(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `trilink` command line as a user would, in a real subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "trilink", *args],
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=work,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`trilink demo --json FILE` run once, as a real subprocess."""
+    work = tmp_path_factory.mktemp("demo")
+    out = work / "demo.json"
+    proc = run_trilink(
+        "demo", "--quiet", "--json", str(out), "--data-dir", str(work / "data"), cwd=work
     )
     assert proc.returncode == 0, proc.stderr
     result: dict[str, Any] = json.loads(out.read_text())
     result["_stdout"] = proc.stdout
     result["_data_dir"] = str(work / "data")
     return result
+
+
+@pytest.fixture()
+def trilink_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The command line in a real subprocess: ``trilink_cli("events", "list")``."""
+    return run_trilink
 
 
 @pytest.fixture()

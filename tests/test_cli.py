@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from trilink.cli import app
 
 runner = CliRunner()
+Cli = Callable[..., subprocess.CompletedProcess[str]]
 EVENT_KEYS = {
     "id",
     "date",
@@ -38,38 +39,23 @@ def test_events_list_json_has_all_339_launches() -> None:
     assert default["bearing_deg"] == 73 and default["site"] == "pyongyang"
 
 
-def test_events_show_and_unknown_event() -> None:
+def test_events_show_and_unknown_event(trilink_cli: Cli) -> None:
     ok = runner.invoke(app, ["events", "show", "2022-11-18-hwasong-17-1"])
     assert ok.exit_code == 0 and json.loads(ok.stdout)["apogee_km"] == 6100
-    bad = subprocess.run(
-        [sys.executable, "-m", "trilink", "events", "show", "2017-08-28-hwasong-12-9"],
-        capture_output=True,
-        text=True,
-    )
+    bad = trilink_cli("events", "show", "2017-08-28-hwasong-12-9")
     assert bad.returncode == 2
     assert "2017-08-28-hwasong-12-1" in bad.stderr and "trilink events list" in bad.stderr
 
 
-def test_malformed_agreements_file_names_file_field_and_fix(tmp_path: Path) -> None:
+def test_malformed_agreements_file_names_file_field_and_fix(
+    tmp_path: Path, trilink_cli: Cli
+) -> None:
     bad = tmp_path / "agreements.toml"
     bad.write_text(
         'format = 1\n[[agreement]]\nid = "KOR-JPN"\nversion = 1\nfrom = "KOR"\nto = "JPN"\n'
         'kinds = ["track", "tracks"]\nstate = "active"\nbacklog = "hold"\n'
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trilink",
-            "demo",
-            "--agreements",
-            str(bad),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = trilink_cli("demo", "--agreements", str(bad), "--data-dir", str(tmp_path / "data"))
     assert proc.returncode == 2
     err = " ".join(proc.stderr.split())
     assert str(bad) in err.replace(" ", "") or "agreements.toml" in err
@@ -77,26 +63,13 @@ def test_malformed_agreements_file_names_file_field_and_fix(tmp_path: Path) -> N
     assert "Fix:" in err and "track" in err
 
 
-def test_malformed_network_file_names_field(tmp_path: Path) -> None:
+def test_malformed_network_file_names_field(tmp_path: Path, trilink_cli: Cli) -> None:
     bad = tmp_path / "network.toml"
     bad.write_text(
         'format = 1\nnations = ["JPN"]\nlinks = []\n[[radar]]\nid = "X"\nnation = "JPN"\n'
         'name = "x"\nlat_deg = 38.0\nlon_deg = 138.0\nmax_range_km = -5.0\n'
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trilink",
-            "demo",
-            "--network",
-            str(bad),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = trilink_cli("demo", "--network", str(bad), "--data-dir", str(tmp_path / "data"))
     assert proc.returncode == 2
     err = " ".join(proc.stderr.split())
     assert "network.toml" in err and "radar[0]" in err and "max_range_km" in err

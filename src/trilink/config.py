@@ -7,8 +7,6 @@ as deployed in December 2023 with one radar per nation. Every problem is reporte
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Final
 
 import msgspec
 
+from trilink._tomlfile import config_error, parse_toml, read_config_text
 from trilink.errors import ConfigError
 from trilink.sensors.radar import Radar
 
@@ -58,35 +57,34 @@ class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     radar: list[Radar] = msgspec.field(default_factory=list)
 
 
-_AT: Final = re.compile(r"(?P<problem>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?", re.S)
+_TOP_FIELDS: Final = tuple(f.encode_name for f in msgspec.structs.fields(NetworkConfig))
+_RADAR_FIELDS: Final = tuple(f.encode_name for f in msgspec.structs.fields(Radar))
+_WRITE: Final = {
+    "format": f"`format = {NETWORK_FORMAT}` at the top of the file",
+    "nations": 'the ISO alpha-3 codes of the nodes, e.g. `nations = ["JPN", "KOR", "USA"]`',
+    "links": 'pairs of linked nations, e.g. `links = [["KOR", "USA"], ["USA", "JPN"]]`',
+}
 
 
 def parse_network(text: str, *, source: str) -> NetworkConfig:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"not valid TOML: {exc}",
-            file=source,
-            fix="correct the TOML syntax at that line and column",
-        ) from exc
+    """Parse a network TOML; ``source`` names the file in errors."""
+    raw = parse_toml(text, source=source)
     try:
         net = msgspec.convert(raw, NetworkConfig)
     except msgspec.ValidationError as exc:
-        m = _AT.fullmatch(str(exc))
-        problem, path = (m["problem"], m["path"]) if m else (str(exc), None)
-        raise ConfigError(
-            problem[:1].lower() + problem[1:],
-            file=source,
-            field=path or None,
-            fix="see the commented default network file, trilink/data/network.toml",
+        raise config_error(
+            exc,
+            source=source,
+            known_fields=lambda path: _RADAR_FIELDS if path.startswith("radar") else _TOP_FIELDS,
+            how_to_write=_WRITE,
+            default_fix="see the commented default network file, trilink/data/network.toml",
         ) from exc
     if net.format != NETWORK_FORMAT:
         raise ConfigError(
             f"format {net.format} is not supported",
             file=source,
             field="format",
-            fix=f"write `format = {NETWORK_FORMAT}`",
+            fix=f"write {_WRITE['format']}",
         )
     for i, r in enumerate(net.radar):
         if r.nation not in net.nations:
@@ -100,14 +98,13 @@ def parse_network(text: str, *, source: str) -> NetworkConfig:
 
 
 def load_network(path: Path) -> NetworkConfig:
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the network file ({exc.strerror})",
-            file=str(path),
-            fix="give the path of an existing network TOML file",
-        ) from exc
+    """Read and check a network file."""
+    text = read_config_text(
+        path,
+        what="network file",
+        fix_missing="give the path of an existing network TOML file (start from the shipped "
+        "trilink/data/network.toml)",
+    )
     return parse_network(text, source=str(path))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from trilink.alerting.summary import Summary, truth_summary
@@ -84,8 +85,6 @@ class RunResult:
     wall_s: float = 0.0
 
     def to_json(self) -> dict[str, object]:
-        import msgspec
-
         return {
             "simulation": True,
             "event": self.event.id,
@@ -131,7 +130,6 @@ async def run_event(
     agreements: AgreementSet | None = None,
     speed: float | None = None,
     on_timeline: Callable[[TimelineEvent], None] | None = None,
-    before_step: Callable[[float, dict[str, Node]], None] | None = None,
 ) -> RunResult:
     """Run one launch through the whole chain and return the results."""
     wall0 = time.perf_counter()
@@ -194,8 +192,6 @@ async def run_event(
         while t_rel <= end:
             t = t_launch + t_rel
             await clock.advance_to(t)
-            if before_step is not None:
-                before_step(t_rel, nodes)
             truth = traj.states(t_rel) if t_rel <= traj.impact_s else np.empty((0, 6))
             ids = ["object-1"] if t_rel <= traj.impact_s else []
             for radar in net.radar:

@@ -24,10 +24,8 @@ agreements, judged at the message's valid time.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +36,7 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
+from trilink._tomlfile import config_error, parse_toml, read_config_text
 from trilink.errors import ConfigError
 from trilink.sharing.envelope import Kind
 
@@ -284,38 +283,19 @@ _WRITE: Final[Mapping[str, str]] = {
     "valid-until": "a UTC date-time, e.g. `valid-until = 2030-01-01T00:00:00Z`",
     "note": 'a string, e.g. `note = "why this agreement exists"`',
 }
-_MSGSPEC_AT: Final = re.compile(r"(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.S)
-_MISSING: Final = re.compile(r"Object missing required field `(?P<name>[^`]*)`")
-_UNKNOWN: Final = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
-_INDEX: Final = re.compile(r"\[\d+\]")
 
 
 def load_agreements(path: Path) -> AgreementSet:
     """Read and check an agreements file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ConfigError(
-            "agreements file not found",
-            file=str(path),
-            fix=(
-                "give the path of an existing agreements file, or start one from the "
-                f"shipped default ({DEFAULT_AGREEMENTS_RESOURCE} in the trilink package): "
-                f"`format = {FORMAT}` then one [[agreement]] table per agreement"
-            ),
-        ) from exc
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the agreements file: {exc.strerror}",
-            file=str(path),
-            fix="give a readable file (check its permissions, and that it is not a directory)",
-        ) from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"not UTF-8 text (byte {exc.start})", file=str(path), fix="save the file as UTF-8"
-        ) from exc
+    text = read_config_text(
+        path,
+        what="agreements file",
+        fix_missing=(
+            "give the path of an existing agreements file, or start one from the "
+            f"shipped default ({DEFAULT_AGREEMENTS_RESOURCE} in the trilink package): "
+            f"`format = {FORMAT}` then one [[agreement]] table per agreement"
+        ),
+    )
     return parse_agreements(text, source=str(path))
 
 
@@ -327,20 +307,18 @@ def load_default_agreements() -> AgreementSet:
 
 def parse_agreements(text: str, *, source: str) -> AgreementSet:
     """Parse agreements TOML; ``source`` names the file in errors."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"not valid TOML: {exc}",
-            file=source,
-            fix="correct the TOML syntax at that line and column (strings in double quotes, "
-            "one `key = value` per line)",
-        ) from exc
+    raw = parse_toml(text, source=source)
     _check_format(raw, source)
     try:
         parsed = msgspec.convert(raw, _FileToml)
     except msgspec.ValidationError as exc:
-        raise _config_error(str(exc), source) from exc
+        raise config_error(
+            exc,
+            source=source,
+            known_fields=lambda path: _AGREEMENT_FIELDS if path else _TOP_FIELDS,
+            how_to_write=_WRITE,
+            default_fix="see the file format in trilink.sharing.agreements",
+        ) from exc
     agreements = tuple(_agreement(a, i, source) for i, a in enumerate(parsed.agreement))
     seen: dict[str, int] = {}
     for i, agreement in enumerate(agreements):
@@ -371,46 +349,6 @@ def _check_format(raw: dict[str, Any], source: str) -> None:
             field="format",
             fix=f"write {_WRITE['format']} and the fields of that format",
         )
-
-
-def _config_error(message: str, source: str) -> ConfigError:
-    """Translate a msgspec ValidationError message into a ConfigError."""
-    match = _MSGSPEC_AT.fullmatch(message)
-    problem, path = (match["problem"], match["path"] or "") if match else (message, "")
-    path = path.removeprefix(".")
-    if missing := _MISSING.fullmatch(problem):
-        name = missing["name"]
-        where = _join(path, name)
-        return ConfigError(
-            f"required field `{name}` is missing",
-            file=source,
-            field=where,
-            fix=f"add {_WRITE.get(name, f'`{name}`')}",
-        )
-    if unknown := _UNKNOWN.fullmatch(problem):
-        name = unknown["name"]
-        known = _AGREEMENT_FIELDS if path else _TOP_FIELDS
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"did you mean `{close[0]}`? " if close else ""
-        return ConfigError(
-            f"unknown field `{name}`",
-            file=source,
-            field=_join(path, name),
-            fix=f"{hint}The known fields are: {', '.join(known)}",
-        )
-    leaf = _INDEX.sub("", path.rsplit(".", 1)[-1])
-    what = _WRITE.get(leaf)
-    problem = problem[:1].lower() + problem[1:]
-    return ConfigError(
-        problem,
-        file=source,
-        field=path or None,
-        fix=f"write {what}" if what else "see the file format in trilink.sharing.agreements",
-    )
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
 
 
 def _agreement(raw: _AgreementToml, i: int, source: str) -> Agreement:

@@ -19,7 +19,14 @@ import msgspec
 import numpy as np
 
 from trilink.errors import MalformedMessage
-from trilink.types import ImpactPrediction, LaunchEstimate, Track, TrackState
+from trilink.types import (
+    ImpactPrediction,
+    LaunchEstimate,
+    Track,
+    TrackState,
+    as_covariance,
+    as_state,
+)
 
 __all__ = [
     "ENVELOPE_VERSION",
@@ -184,17 +191,14 @@ def decode_payload(kind: Kind, data: bytes) -> Payload:
 
 
 def _track_from_wire(wire: _TrackWire) -> Track:
-    n = len(wire.state)
-    if n not in (6, 9):
-        raise MalformedMessage(f"track payload: field `state` has {n} values, expected 6 or 9")
-    if len(wire.cov) != n * n:
-        raise MalformedMessage(
-            f"track payload: field `cov` has {len(wire.cov)} values, expected {n * n}"
-        )
-    state = np.asarray(wire.state, dtype=np.float64)
-    cov = np.asarray(wire.cov, dtype=np.float64).reshape(n, n)
-    if not (np.all(np.isfinite(state)) and np.all(np.isfinite(cov))):
-        raise MalformedMessage("track payload: fields `state`/`cov` hold non-finite numbers")
+    try:
+        state = as_state(wire.state, name="track payload field `state`")
+        n = state.shape[0]
+        if len(wire.cov) != n * n:
+            raise ValueError(f"track payload field `cov` has {len(wire.cov)} values, not {n * n}")
+        cov = as_covariance(np.reshape(wire.cov, (n, n)), n, name="track payload field `cov`")
+    except ValueError as exc:
+        raise MalformedMessage(str(exc)) from exc
     try:
         status = TrackState(wire.status)
     except ValueError as exc:
@@ -207,7 +211,7 @@ def _track_from_wire(wire: _TrackWire) -> Track:
         nation=wire.nation,
         t_s=wire.t_s,
         state=state,
-        covariance=0.5 * (cov + cov.T),
+        covariance=cov,
         status=status,
         sensors=tuple(wire.sensors),
         first_t_s=wire.first_t_s,
