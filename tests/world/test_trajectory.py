@@ -109,7 +109,7 @@ def test_impossible_pair_raises_solve_error_with_a_fix() -> None:
     assert "Fix:" in str(err)
     assert err.apogee_km == 5.0
     assert err.range_km == 9000.0
-    assert err.missile == "SRBM"
+    assert err.missile == "kn-25"
 
 
 def test_impossible_pair_not_strict_flies_the_closest_steering() -> None:

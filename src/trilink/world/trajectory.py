@@ -1,51 +1,63 @@
-"""The trajectory engine: powered boost and free flight on a rotating WGS-84 Earth.
+"""The trajectory engine: staged, powered boost and free flight on a rotating WGS-84 Earth.
 
-Equations of motion are integrated in the Earth-fixed frame, so the Coriolis and
-centrifugal terms appear explicitly beside gravity (point mass + J2), thrust and drag::
-
-    r'' = g_J2(r) - 2 ω × r' - ω × (ω × r) + a_thrust(t) û(t) - ρ(h) |r'| r' / (2 β)
-
-Boost: one equivalent stage with constant mass flow, so the thrust acceleration is
-``a(t) = c k / (1 - k t)`` with ``k = (1 - 1/MR) / T_burn``; the missile rises vertically,
+Equations of motion (compiled in :mod:`trilink.world.engine`) are integrated in the
+Earth-fixed frame, so the Coriolis and centrifugal terms appear beside gravity (point
+mass + J2), thrust and drag in the US 1976 atmosphere. Boost: each stage burns at
+constant mass flow and is dropped at the next ignition; the missile rises vertically,
 then a linear pitch programme tilts the thrust toward its bearing until the thrust's
 elevation above the local horizon reaches a final pitch angle, held until engine cut-off.
-The two steering controls (final pitch and cut-off time) are solved so that the flight
-reproduces a published apogee and range.
+The two steering controls (final pitch and cut-off time in the last stage) are solved so
+that the flight reproduces a published apogee and range, or a shape (minimum energy,
+depressed). After cut-off the re-entry vehicle separates from the last stage, and every
+spent stage flies on as its own body with its own ballistic coefficient.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from enum import StrEnum
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import solve_ivp
 from scipy.optimize import least_squares
 
 from trilink.errors import SolveError
-from trilink.geo.atmosphere import density_kg_m3
+from trilink.geo.atmosphere import DENSITY_TABLE
 from trilink.geo.earth import (
     altitude_m,
-    ecef_acceleration,
     ecef_to_geodetic,
     enu_rotation,
     geodetic_to_ecef,
     surface_distance_m,
 )
+from trilink.world import engine
 from trilink.world.catalog import MissileClass
 
-__all__ = ["LaunchSpec", "Steering", "Trajectory", "fly", "solve_launch"]
+__all__ = [
+    "Body",
+    "LaunchSpec",
+    "Shape",
+    "Steering",
+    "Trajectory",
+    "fly",
+    "solve_launch",
+    "solve_shape",
+]
 
 Array = NDArray[np.float64]
-
-PITCH_END_FRACTION: Final = 0.8
-RTOL: Final = 1e-10
-ATOL_M: Final = 1e-4
 MAX_FLIGHT_S: Final = 3.0 * 3600.0
+MIN_ENERGY_APOGEE_RATIO: Final = 0.25  # apogee ≈ range / 4 on a minimum-energy trajectory
+DEPRESSED_FACTOR: Final = 0.5  # a depressed shot flies at half the minimum-energy apogee
+
+
+class Shape(StrEnum):
+    """How a launch is shaped when no published apogee is given."""
+
+    MINIMUM_ENERGY = "minimum-energy"
+    DEPRESSED = "depressed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +81,59 @@ class Steering:
 
 
 @dataclass(frozen=True)
+class Body:
+    """One object in flight: dense ECEF states from its start to its impact."""
+
+    name: str = field(metadata={"doc": "rv, stage-1, stage-2, ... or missile (no separation)"})
+    t_s: Array = field(metadata={"doc": "sample times, seconds after launch"})
+    y: Array = field(metadata={"doc": "ECEF [r, v] at the samples, (N, 6)"})
+    impact_s: float
+    impact_lat_deg: float
+    impact_lon_deg: float
+    ballistic_coefficient_kg_m2: float
+
+    @property
+    def start_s(self) -> float:
+        return float(self.t_s[0])
+
+    def states(self, t_rel_s: Array | float) -> Array:
+        """States (N, 6) at times after launch, by cubic Hermite interpolation between
+        samples (positions and velocities are both known there); clipped to the flight."""
+        t = np.clip(np.atleast_1d(np.asarray(t_rel_s, dtype=np.float64)), self.t_s[0], self.t_s[-1])
+        i = np.clip(np.searchsorted(self.t_s, t, side="right") - 1, 0, self.t_s.size - 2)
+        t0, t1 = self.t_s[i], self.t_s[i + 1]
+        h = np.maximum(t1 - t0, 1e-12)
+        s = ((t - t0) / h)[:, None]
+        p0, v0 = self.y[i, :3], self.y[i, 3:]
+        p1, v1 = self.y[i + 1, :3], self.y[i + 1, 3:]
+        hh = h[:, None]
+        h00, h10, h01, h11 = (
+            2 * s**3 - 3 * s**2 + 1,
+            s**3 - 2 * s**2 + s,
+            -2 * s**3 + 3 * s**2,
+            s**3 - s**2,
+        )
+        pos = h00 * p0 + h10 * hh * v0 + h01 * p1 + h11 * hh * v1
+        d00, d10, d01, d11 = (
+            6 * s**2 - 6 * s,
+            3 * s**2 - 4 * s + 1,
+            -6 * s**2 + 6 * s,
+            3 * s**2 - 2 * s,
+        )
+        vel = (d00 * p0 + d01 * p1) / hh + d10 * v0 + d11 * v1
+        return np.concatenate([pos, vel], axis=1)
+
+
+@dataclass(frozen=True)
 class Trajectory:
-    """A flown trajectory: dense ECEF states from launch to impact."""
+    """A flown launch: the missile (re-entry vehicle) and every body it shed."""
 
     spec: LaunchSpec
     steering: Steering
-    segments: tuple[tuple[float, float, Any], ...]  # (t0, t1, OdeSolution), relative times
+    rv: Body
+    bodies: tuple[Body, ...]
     burnout_s: float
-    impact_s: float
     apogee_m: float
-    impact_lat_deg: float
-    impact_lon_deg: float
     range_m: float
     fit_error: float = 0.0  # largest relative apogee/range miss of a solved launch
 
@@ -87,142 +141,147 @@ class Trajectory:
     def t_launch_s(self) -> float:
         return self.spec.t_launch_s
 
+    @property
+    def impact_s(self) -> float:
+        return self.rv.impact_s
+
+    @property
+    def flight_time_s(self) -> float:
+        return self.rv.impact_s
+
+    @property
+    def impact_lat_deg(self) -> float:
+        return self.rv.impact_lat_deg
+
+    @property
+    def impact_lon_deg(self) -> float:
+        return self.rv.impact_lon_deg
+
     def states(self, t_rel_s: Array | float) -> Array:
-        """ECEF states [r, v] (N, 6) at times relative to launch, clipped to the flight."""
-        t = np.atleast_1d(np.asarray(t_rel_s, dtype=np.float64))
-        t = np.clip(t, 0.0, self.impact_s)
-        out = np.empty((t.size, 6))
-        for t0, t1, sol in self.segments:
-            mask = (t >= t0) & (t <= t1)
-            if np.any(mask):
-                out[mask] = sol(t[mask]).T
-        return out
+        """ECEF states [r, v] (N, 6) of the missile (the re-entry vehicle) after launch."""
+        return self.rv.states(t_rel_s)
 
     def thrusting(self, t_rel_s: Array | float) -> NDArray[np.bool_]:
         t = np.atleast_1d(np.asarray(t_rel_s, dtype=np.float64))
         return (t >= 0.0) & (t < self.burnout_s)
 
-    @property
-    def flight_time_s(self) -> float:
-        return self.impact_s
+
+def _stage_table(m: MissileClass) -> tuple[Array, Array, float]:
+    """Stage table for the engine, the event times of the boost, and the lift-off mass."""
+    rows, t = [], 0.0
+    for s in m.stages:
+        rows.append([t, t + s.burn_time_s, s.mass_flow_kg_s, s.exhaust_velocity_mps, s.dry_kg])
+        t += s.burn_time_s
+    table = np.array(rows, dtype=np.float64)
+    events = np.array(sorted({m.vertical_rise_s, *table[:, 0].tolist()[1:], t}), np.float64)
+    return table, events, m.liftoff_mass_kg
 
 
-def _thrust_accel(m: MissileClass, t: float) -> float:
-    k = (1.0 - 1.0 / m.mass_ratio) / m.burn_time_s
-    return m.exhaust_velocity_mps * k / (1.0 - k * t)
+def _cutoff_bounds(m: MissileClass) -> tuple[float, float]:
+    last_ignition = sum(s.burn_time_s for s in m.stages[:-1])
+    return max(m.vertical_rise_s, last_ignition) + 2.0, m.burn_time_s
 
 
-def _drag(r: Array, v: Array, beta: float) -> Array:
-    rho = float(density_kg_m3(float(altitude_m(r))))
-    if rho == 0.0:
-        return np.zeros(3)
-    return -0.5 * rho * float(np.linalg.norm(v)) * v / beta
+def _geodetic_impact(y: Array) -> tuple[float, float]:
+    lat, lon, _ = ecef_to_geodetic(y[:3])
+    return float(lat), float(lon)
 
 
-def _rhs(
-    spec: LaunchSpec, direction: Callable[[float, Array, Array], Array] | None
-) -> Callable[[float, Array], Array]:
-    beta = spec.missile.ballistic_coefficient_kg_m2
-
-    def f(t: float, y: Array) -> Array:
-        r, v = y[:3], y[3:]
-        a = ecef_acceleration(r, v) + _drag(r, v, beta)
-        if direction is not None:
-            a = a + _thrust_accel(spec.missile, t) * direction(t, r, v)
-        return np.concatenate([v, a])
-
-    return f
+def _body(name: str, t: Array, y: Array, beta: float) -> Body:
+    lat, lon = _geodetic_impact(y[-1])
+    return Body(name, t, y, float(t[-1]), lat, lon, beta)
 
 
-def _ground_event(t: float, y: Array) -> float:
-    return float(altitude_m(y[:3]))
+def _coast(
+    y0: Array, t0: float, beta: float, prefix_t: Array, prefix_y: Array, name: str, missile: str
+) -> Body:
+    out_t = np.empty(engine.MAX_SAMPLES)
+    out_y = np.empty((engine.MAX_SAMPLES, 6))
+    n0 = prefix_t.size
+    out_t[:n0], out_y[:n0] = prefix_t, prefix_y
+    n = engine.coast_to_ground(y0, t0, MAX_FLIGHT_S, beta, DENSITY_TABLE, out_t, out_y, n0)
+    if n < 0:
+        raise SolveError(missile, math.nan, math.nan, f"the {name} does not fall within 3 hours")
+    return _body(name, out_t[:n].copy(), out_y[:n].copy(), beta)
 
 
-_ground_event.terminal = True  # type: ignore[attr-defined]
-_ground_event.direction = -1  # type: ignore[attr-defined]
+def fly(spec: LaunchSpec, steering: Steering, *, shed: bool = True) -> Trajectory:
+    """Integrate one launch from lift-off to the impact of every body.
 
-
-def fly(spec: LaunchSpec, steering: Steering) -> Trajectory:
-    """Integrate one launch from lift-off to impact."""
+    With ``shed=False`` only the missile is flown (what the solver needs).
+    """
     m = spec.missile
-    t_rise = m.vertical_rise_s
-    t_pitch = t_rise + PITCH_END_FRACTION * (steering.cutoff_s - t_rise)
-    if not t_rise < steering.cutoff_s <= m.burn_time_s + 1e-9:
+    lo, hi = _cutoff_bounds(m)
+    if not lo - 1e-9 <= steering.cutoff_s <= hi + 1e-9:
         raise ValueError(
-            f"cutoff_s={steering.cutoff_s} must lie after the vertical rise ({t_rise} s) "
-            f"and within the burn ({m.burn_time_s} s)"
+            f"cutoff_s={steering.cutoff_s} must lie in the last stage's burn, [{lo}, {hi}] s"
         )
+    table, events, mass0 = _stage_table(m)
+    events = np.append(events[events < steering.cutoff_s], steering.cutoff_s)
     lat, lon = math.radians(spec.lat_deg), math.radians(spec.lon_deg)
     b = math.radians(spec.bearing_deg)
-    heading0 = enu_rotation(lat, lon).T @ np.array([math.sin(b), math.cos(b), 0.0])
-    final = math.radians(steering.pitch_deg)
-
-    def programme(t: float, r: Array, v: Array) -> Array:
-        up = r / float(np.linalg.norm(r))
-        if t <= t_rise:
-            return up
-        h = heading0 - float(heading0 @ up) * up
-        h /= float(np.linalg.norm(h))
-        frac = min(1.0, (t - t_rise) / (t_pitch - t_rise))
-        el = 0.5 * math.pi - (0.5 * math.pi - final) * frac
-        return np.asarray(math.sin(el) * up + math.cos(el) * h, dtype=np.float64)
-
-    y = np.concatenate([geodetic_to_ecef(spec.lat_deg, spec.lon_deg, spec.alt_m), np.zeros(3)])
-    segments: list[tuple[float, float, Any]] = []
-    impact_s = math.nan
-    phases = (
-        (0.0, t_rise, programme),
-        (t_rise, steering.cutoff_s, programme),
-        (steering.cutoff_s, MAX_FLIGHT_S, None),
+    heading = enu_rotation(lat, lon).T @ np.array([math.sin(b), math.cos(b), 0.0])
+    t_pitch = m.vertical_rise_s + m.pitch_end_fraction * (steering.cutoff_s - m.vertical_rise_s)
+    steer = np.array([m.vertical_rise_s, t_pitch, math.radians(steering.pitch_deg), 0.0, *heading])
+    y0 = np.concatenate([geodetic_to_ecef(spec.lat_deg, spec.lon_deg, spec.alt_m), np.zeros(3)])
+    boost_t = np.empty(engine.MAX_SAMPLES)
+    boost_y = np.empty((engine.MAX_SAMPLES, 6))
+    beta_stack = m.boost_ballistic_coefficient_kg_m2
+    n = engine.fly_powered(
+        y0,
+        events,
+        table,
+        mass0,
+        steering.cutoff_s,
+        steer,
+        beta_stack,
+        DENSITY_TABLE,
+        boost_t,
+        boost_y,
     )
-    for t0, t1, direction in phases:
-        sol = solve_ivp(
-            _rhs(spec, direction),
-            (t0, t1),
-            y,
-            method="DOP853",
-            rtol=RTOL,
-            atol=ATOL_M,
-            dense_output=True,
-            events=_ground_event,
-        )
-        if not sol.success:
-            raise SolveError(
-                m.key, math.nan, math.nan, f"integration failed in [{t0}, {t1}]: {sol.message}"
+    bt, by = boost_t[:n], boost_y[:n]
+    if float(np.min(altitude_m(by[1:, :3]))) < 0.0:
+        raise SolveError(m.key, math.nan, math.nan, "the missile hits the ground in boost")
+    name = "rv" if m.separates else "missile"
+    rv = _coast(
+        by[-1], float(bt[-1]), m.rv_ballistic_coefficient_kg_m2, bt[:-1], by[:-1], name, m.key
+    )
+    bodies = [rv]
+    if shed:
+        beta_s = m.stage_ballistic_coefficient_kg_m2
+        for k, ignite in enumerate(table[1:, 0], start=1):  # stage k drops at ignition k+1
+            if ignite < steering.cutoff_s:
+                j = int(np.searchsorted(bt, ignite))
+                bodies.append(
+                    _coast(by[j], float(bt[j]), beta_s, bt[:0], by[:0], f"stage-{k}", m.key)
+                )
+        if m.separates:
+            bodies.append(
+                _coast(
+                    by[-1], float(bt[-1]), beta_s, bt[:0], by[:0], f"stage-{len(m.stages)}", m.key
+                )
             )
-        segments.append((t0, float(sol.t[-1]), sol.sol))
-        y = sol.y[:, -1]
-        hit = sol.t_events is not None and len(sol.t_events[0]) > 0
-        if hit and direction is not None and t0 > 0.0:
-            raise SolveError(m.key, math.nan, math.nan, "the missile hits the ground in boost")
-        if direction is None:
-            if not hit:
-                raise SolveError(m.key, math.nan, math.nan, "no impact within 3 hours")
-            impact_s = float(sol.t_events[0][0])
-            y = sol.y_events[0][0]
-    lat_i, lon_i, _ = ecef_to_geodetic(y[:3])
-    traj = Trajectory(
+    apogee = _apogee(rv)
+    return Trajectory(
         spec=spec,
         steering=steering,
-        segments=tuple(segments),
+        rv=rv,
+        bodies=tuple(bodies),
         burnout_s=steering.cutoff_s,
-        impact_s=impact_s,
-        apogee_m=0.0,
-        impact_lat_deg=float(lat_i),
-        impact_lon_deg=float(lon_i),
-        range_m=surface_distance_m(spec.lat_deg, spec.lon_deg, float(lat_i), float(lon_i)),
+        apogee_m=apogee,
+        range_m=surface_distance_m(
+            spec.lat_deg, spec.lon_deg, rv.impact_lat_deg, rv.impact_lon_deg
+        ),
     )
-    return _with_apogee(traj)
 
 
-def _with_apogee(traj: Trajectory) -> Trajectory:
-    t = np.linspace(0.0, traj.impact_s, max(200, int(traj.impact_s)))
-    alt = altitude_m(traj.states(t)[:, :3])
+def _apogee(body: Body) -> float:
+    alt = altitude_m(body.y[:, :3])
     i = int(np.argmax(alt))
-    lo, hi = t[max(i - 1, 0)], t[min(i + 1, t.size - 1)]
-    fine = np.linspace(lo, hi, 201)
-    apogee = float(np.max(altitude_m(traj.states(fine)[:, :3])))
-    return dataclasses.replace(traj, apogee_m=apogee)
+    if 0 < i < alt.size - 1:
+        fine = np.linspace(body.t_s[i - 1], body.t_s[i + 1], 41)
+        return float(np.max(altitude_m(body.states(fine)[:, :3])))
+    return float(alt[i])
 
 
 def solve_launch(
@@ -234,34 +293,34 @@ def solve_launch(
     ``strict=False``, flies the closest steering found instead; ``fit_error`` says how far).
     """
     m = spec.missile
-    t_min = m.vertical_rise_s + 5.0
+    lo, hi = _cutoff_bounds(m)
 
     def residual(p: Array) -> Array:
-        traj = fly(spec, Steering(pitch_deg=float(p[0]), cutoff_s=float(p[1])))
+        try:
+            traj = fly(spec, Steering(float(p[0]), float(p[1])), shed=False)
+        except SolveError:
+            return np.array([1.0, 1.0])
         return np.array(
             [traj.apogee_m / (apogee_km * 1e3) - 1.0, traj.range_m / (range_km * 1e3) - 1.0]
         )
 
-    best: Any = None
+    best = None
     for pitch0 in _pitch_guesses(apogee_km, range_km):
-        try:
-            res = least_squares(
-                residual,
-                x0=np.array([pitch0, 0.9 * m.burn_time_s]),
-                bounds=([1.0, t_min], [89.9, m.burn_time_s]),
-                x_scale=np.array([10.0, 0.1 * m.burn_time_s]),
-                xtol=1e-10,
-                ftol=1e-10,
-                diff_step=1e-4,
-            )
-        except SolveError:
-            continue
+        res = least_squares(
+            residual,
+            x0=np.array([pitch0, hi]),
+            bounds=([-10.0, lo], [89.9, hi]),
+            x_scale=np.array([10.0, 0.1 * (hi - lo) + 1.0]),
+            xtol=1e-8,
+            ftol=1e-10,
+            diff_step=1e-5,
+            max_nfev=60,
+        )
         if best is None or res.cost < best.cost:
             best = res
-        if best.cost < 1e-10:
+        if best.cost < 1e-9:
             break
-    if best is None:
-        raise SolveError(m.key, apogee_km, range_km, "no steering flies to the ground")
+    assert best is not None
     fit_error = float(np.max(np.abs(best.fun)))
     if strict and fit_error > 0.02:
         raise SolveError(
@@ -271,11 +330,21 @@ def solve_launch(
     return dataclasses.replace(traj, fit_error=fit_error)
 
 
+def solve_shape(
+    spec: LaunchSpec, *, shape: Shape, range_km: float, strict: bool = True
+) -> Trajectory:
+    """Fly a minimum-energy or depressed trajectory to ``range_km``."""
+    apogee = MIN_ENERGY_APOGEE_RATIO * range_km
+    if shape is Shape.DEPRESSED:
+        apogee *= DEPRESSED_FACTOR
+    return solve_launch(spec, apogee_km=apogee, range_km=range_km, strict=strict)
+
+
 def _pitch_guesses(apogee_km: float, range_km: float) -> list[float]:
     """Starting final-pitch angles: lofted shots (apogee above range/2) pitch over less."""
     ratio = apogee_km / max(range_km, 1.0)
     if ratio > 2.0:
         return [80.0, 85.0, 70.0]
     if ratio > 0.5:
-        return [60.0, 70.0, 50.0]
-    return [40.0, 30.0, 50.0]
+        return [60.0, 70.0, 45.0]
+    return [35.0, 25.0, 50.0]
