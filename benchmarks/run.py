@@ -14,7 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from trilink.simulation import fly_event, run_event
+from trilink.simulation import run_event
+from trilink.world.launches import fly_event
 from trilink.world.library import DEFAULT_EVENT_ID, load_library
 
 

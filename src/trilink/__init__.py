@@ -27,7 +27,8 @@ from trilink.errors import (
     TrilinkError,
     UnknownEventError,
 )
-from trilink.simulation import Clock, RunResult, TimelineEvent, fly_event, run_event
+from trilink.simulation import Clock, RunResult, TimelineEvent, run_event
+from trilink.world.launches import fly_event
 from trilink.world.library import DEFAULT_EVENT_ID, LaunchEvent, load_library
 
 __all__ = [

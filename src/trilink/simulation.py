@@ -29,11 +29,11 @@ from trilink.sharing.topology import Topology
 from trilink.sharing.transport.embedded import EmbeddedTransport
 from trilink.tracking.tracker import Tracker
 from trilink.types import ImpactPrediction, LaunchEstimate, Track
-from trilink.world.catalog import missile_class
+from trilink.world.launches import fly_event
 from trilink.world.library import LaunchEvent, load_library
-from trilink.world.trajectory import LaunchSpec, Trajectory, solve_launch
+from trilink.world.trajectory import Trajectory
 
-__all__ = ["Clock", "RunResult", "TimelineEvent", "fly_event", "run_event"]
+__all__ = ["Clock", "RunResult", "TimelineEvent", "run_event"]
 
 
 class Clock:
@@ -102,25 +102,6 @@ class RunResult:
         }
 
 
-def fly_event(event: LaunchEvent) -> Trajectory:
-    """The truth trajectory of a library event (class defaults where the record is silent)."""
-    mc = missile_class(event.missile.key, event.missile.type)
-    t0 = event.launch_time or dt.datetime.fromisoformat(f"{event.date[:10]}T00:00:00+00:00")
-    spec = LaunchSpec(
-        lat_deg=event.site.lat_deg,
-        lon_deg=event.site.lon_deg,
-        bearing_deg=event.bearing_deg if event.bearing_deg is not None else 90.0,
-        t_launch_s=t0.timestamp(),
-        missile=mc,
-    )
-    return solve_launch(
-        spec,
-        apogee_km=event.apogee_km or mc.default_apogee_km,
-        range_km=event.range_km or mc.default_range_km,
-        strict=False,
-    )
-
-
 async def run_event(
     event: LaunchEvent,
     *,
@@ -135,7 +116,7 @@ async def run_event(
     wall0 = time.perf_counter()
     net = network or load_default_network()
     agr = agreements or load_default_agreements()
-    traj = fly_event(event)
+    traj = fly_event(event).trajectory
     rng = np.random.default_rng(seed)
     t_launch = traj.t_launch_s
     clock = Clock(t_launch, speed=speed)

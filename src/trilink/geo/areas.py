@@ -11,6 +11,8 @@ lazily, once per process (see ``data/ATTRIBUTION.md`` for sources and licences):
   the boundary is the outer limit; high-seas pockets stay outside.
 - ``land_10m_jpn_kor_prk.geojson``: Natural Earth 1:10m land of Japan, South Korea and
   North Korea. Japan's main islands are told apart by which polygon holds a reference city.
+- ``japan_prefectures.geojson``: the main area of each of Japan's 47 prefectures (outlying
+  islands are not included), from the japanmap package.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "in_japan_eez",
     "japan_eez_check",
     "japan_land_overflown",
+    "prefectures_overflown",
     "land_region",
 ]
 
@@ -45,6 +48,7 @@ EEZ_BOUNDARY_UNCERTAINTY_KM = 20.0
 
 _EEZ_FILE = "japan_eez_simplified.geojson"
 _LAND_FILE = "land_10m_jpn_kor_prk.geojson"
+_PREFECTURE_FILE = "japan_prefectures.geojson"
 _DENSIFY_DEG = 0.05
 """Boundary vertex spacing (degrees, about 5 km) for distance computations."""
 
@@ -136,6 +140,38 @@ def japan_land_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tupl
         if hits.size:
             first.append((int(hits[0]), name))
     return tuple(name for _, name in sorted(first))
+
+
+def prefectures_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tuple[str, ...]:
+    """Japanese prefectures under a sampled ground track (degrees), in order of first crossing.
+
+    Only each prefecture's main area counts (its outlying islands are not in the data).
+    """
+    lat = np.asarray(lat_deg, dtype=np.float64)
+    lon = np.asarray(lon_deg, dtype=np.float64)
+    if lat.ndim != 1 or lat.shape != lon.shape:
+        raise ValueError(
+            "prefectures_overflown needs two 1-D arrays of equal length, got lat_deg of "
+            f"shape {lat.shape} and lon_deg of shape {lon.shape}"
+        )
+    first: list[tuple[int, str]] = []
+    for name, geometry in _prefectures():
+        hits = np.flatnonzero(shapely.contains_xy(geometry, lon, lat))
+        if hits.size:
+            first.append((int(hits[0]), name))
+    return tuple(name for _, name in sorted(first))
+
+
+@functools.cache
+def _prefectures() -> tuple[tuple[str, Any], ...]:
+    out = []
+    for index, feature in enumerate(_features(_PREFECTURE_FILE)):
+        geometry = shapely.make_valid(_geometry(feature, _PREFECTURE_FILE, index))
+        shapely.prepare(geometry)
+        out.append((str(_properties(feature).get("name")), geometry))
+    if len(out) != 47:
+        raise DataError(f"{_PREFECTURE_FILE}: expected 47 prefectures, found {len(out)}")
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,15 @@ class MissileClass:
         return self.payload_kg + sum(s.propellant_kg + s.dry_kg for s in self.stages)
 
     @property
+    def lift_to_drag(self) -> float:
+        """Lift-to-drag ratio of the descending body: the simple manoeuvre model.
+
+        Pull-up SRBMs (KN-23 family) fly a depressed arc and use lift (L/D 1.5) in the
+        descent to flatten and extend it; glide vehicles glide (L/D 2.5). Ballistic RVs 0.
+        """
+        return {"pullup": 1.5, "glide": 2.5}.get(self.maneuver or "", 0.0)
+
+    @property
     def boost_ballistic_coefficient_kg_m2(self) -> float:
         """m/(Cd A) of the whole stack at lift-off (Cd 0.3)."""
         return self.liftoff_mass_kg / (0.3 * pi * (0.5 * self.diameter_m) ** 2)

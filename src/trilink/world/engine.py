@@ -69,6 +69,7 @@ def _deriv(
     uz: float,
     beta: float,
     table: Array,
+    lift_to_drag: float,
 ) -> None:
     x, yy, z, vx, vy, vz = y[0], y[1], y[2], y[3], y[4], y[5]
     r2 = x * x + yy * yy + z * z
@@ -88,6 +89,20 @@ def _deriv(
         ax += d * vx
         ay += d * vy
         az += d * vz
+        vr = (x * vx + yy * vy + z * vz) / rn
+        if lift_to_drag > 0.0 and vr < 0.0 and v > 0.0:
+            # Lift L/D times the drag, perpendicular to the velocity, toward local up: the
+            # pull-up of manoeuvring SRBMs and the glide of glide vehicles (descent only).
+            upx, upy, upz = x / rn, yy / rn, z / rn
+            vux, vuy, vuz = vx / v, vy / v, vz / v
+            dot = upx * vux + upy * vuy + upz * vuz
+            lx, ly, lz = upx - dot * vux, upy - dot * vuy, upz - dot * vuz
+            ln = math.sqrt(lx * lx + ly * ly + lz * lz)
+            if ln > 0.0:
+                mag = lift_to_drag * 0.5 * rho * v * v / beta / ln
+                ax += mag * lx
+                ay += mag * ly
+                az += mag * lz
     out[0], out[1], out[2] = vx, vy, vz
     out[3] = ax + thrust_acc * ux
     out[4] = ay + thrust_acc * uy
@@ -125,6 +140,7 @@ def _rk4(
     table: Array,
     k: Array,
     tmp: Array,
+    lift_to_drag: float,
 ) -> None:
     """One RK4 step in place; thrust magnitude ``acc`` is held over the step."""
     ux = uy = uz = 0.0
@@ -138,7 +154,7 @@ def _rk4(
             src = tmp
         if powered:
             ux, uy, uz = _steer(ts, src, steer)
-        _deriv(src, ts, k[stage], acc, ux, uy, uz, beta, table)
+        _deriv(src, ts, k[stage], acc, ux, uy, uz, beta, table, lift_to_drag)
     for i in range(6):
         y[i] += h / 6.0 * (k[0, i] + 2.0 * k[1, i] + 2.0 * k[2, i] + k[3, i])
 
@@ -200,7 +216,7 @@ def fly_powered(
         h = (t_end - t) / steps
         for _ in range(steps):
             acc, _m = _thrust(t + 0.5 * h, stages, mass0, cutoff)
-            _rk4(y, t, h, acc, steer, True, beta, table, k, tmp)
+            _rk4(y, t, h, acc, steer, True, beta, table, k, tmp, 0.0)
             t += h
             out_t[n] = t
             out_y[n] = y
@@ -220,8 +236,10 @@ def coast_to_ground(
     out_t: Array,
     out_y: Array,
     n0: int,
+    lift_to_drag: float,
 ) -> int:
-    """Free flight (gravity, drag) from ``(t0, y0)`` until altitude 0 or ``t_max``.
+    """Free flight (gravity, drag, lift when ``lift_to_drag > 0``) from ``(t0, y0)`` until
+    altitude 0 or ``t_max``.
 
     Samples are appended from index ``n0``; the last sample is the ground crossing (when
     reached). Returns the new number of samples; negative if ``t_max`` came first.
@@ -244,19 +262,19 @@ def coast_to_ground(
             if vr < 0.0 and alt + vr * h < _AIR_TOP_M:
                 h = max(_DT_AIR, (alt - _AIR_TOP_M) / -vr + _DT_AIR)
         prev[:] = y
-        _rk4(y, t, h, 0.0, steer, False, beta, table, k, tmp)
+        _rk4(y, t, h, 0.0, steer, False, beta, table, k, tmp, lift_to_drag)
         if _altitude(y[0], y[1], y[2]) <= 0.0:
             lo, hi = 0.0, h
             for _ in range(40):
                 mid = 0.5 * (lo + hi)
                 y[:] = prev
-                _rk4(y, t, mid, 0.0, steer, False, beta, table, k, tmp)
+                _rk4(y, t, mid, 0.0, steer, False, beta, table, k, tmp, lift_to_drag)
                 if _altitude(y[0], y[1], y[2]) > 0.0:
                     lo = mid
                 else:
                     hi = mid
             y[:] = prev
-            _rk4(y, t, hi, 0.0, steer, False, beta, table, k, tmp)
+            _rk4(y, t, hi, 0.0, steer, False, beta, table, k, tmp, lift_to_drag)
             out_t[n] = t + hi
             out_y[n] = y
             return n + 1

@@ -193,13 +193,22 @@ def _body(name: str, t: Array, y: Array, beta: float) -> Body:
 
 
 def _coast(
-    y0: Array, t0: float, beta: float, prefix_t: Array, prefix_y: Array, name: str, missile: str
+    y0: Array,
+    t0: float,
+    beta: float,
+    prefix_t: Array,
+    prefix_y: Array,
+    name: str,
+    missile: str,
+    lift_to_drag: float = 0.0,
 ) -> Body:
     out_t = np.empty(engine.MAX_SAMPLES)
     out_y = np.empty((engine.MAX_SAMPLES, 6))
     n0 = prefix_t.size
     out_t[:n0], out_y[:n0] = prefix_t, prefix_y
-    n = engine.coast_to_ground(y0, t0, MAX_FLIGHT_S, beta, DENSITY_TABLE, out_t, out_y, n0)
+    n = engine.coast_to_ground(
+        y0, t0, MAX_FLIGHT_S, beta, DENSITY_TABLE, out_t, out_y, n0, lift_to_drag
+    )
     if n < 0:
         raise SolveError(missile, math.nan, math.nan, f"the {name} does not fall within 3 hours")
     return _body(name, out_t[:n].copy(), out_y[:n].copy(), beta)
@@ -244,7 +253,14 @@ def fly(spec: LaunchSpec, steering: Steering, *, shed: bool = True) -> Trajector
         raise SolveError(m.key, math.nan, math.nan, "the missile hits the ground in boost")
     name = "rv" if m.separates else "missile"
     rv = _coast(
-        by[-1], float(bt[-1]), m.rv_ballistic_coefficient_kg_m2, bt[:-1], by[:-1], name, m.key
+        by[-1],
+        float(bt[-1]),
+        m.rv_ballistic_coefficient_kg_m2,
+        bt[:-1],
+        by[:-1],
+        name,
+        m.key,
+        m.lift_to_drag,
     )
     bodies = [rv]
     if shed:
@@ -305,7 +321,7 @@ def solve_launch(
         )
 
     best = None
-    for pitch0 in _pitch_guesses(apogee_km, range_km):
+    for attempt, pitch0 in enumerate(_pitch_guesses(apogee_km, range_km)):
         res = least_squares(
             residual,
             x0=np.array([pitch0, hi]),
@@ -314,7 +330,7 @@ def solve_launch(
             xtol=1e-8,
             ftol=1e-10,
             diff_step=1e-5,
-            max_nfev=60,
+            max_nfev=40 if attempt == 0 else 20,
         )
         if best is None or res.cost < best.cost:
             best = res
@@ -344,7 +360,7 @@ def _pitch_guesses(apogee_km: float, range_km: float) -> list[float]:
     """Starting final-pitch angles: lofted shots (apogee above range/2) pitch over less."""
     ratio = apogee_km / max(range_km, 1.0)
     if ratio > 2.0:
-        return [80.0, 85.0, 70.0]
+        return [80.0, 86.0]
     if ratio > 0.5:
-        return [60.0, 70.0, 45.0]
-    return [35.0, 25.0, 50.0]
+        return [60.0, 45.0]
+    return [30.0, 10.0]
