@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -17,11 +19,16 @@ from rich.table import Table
 from trilink.alerting.summary import Summary
 from trilink.config import load_default_network, load_network
 from trilink.errors import TrilinkError
+from trilink.geo.areas import in_japan_eez
 from trilink.sharing.agreements import load_agreements, load_default_agreements
 from trilink.sharing.audit import verify_dir
 from trilink.sharing.crypto import KeyStore
 from trilink.simulation import RunResult, TimelineEvent, run_event
-from trilink.world.library import DEFAULT_EVENT_ID, load_library
+from trilink.world.catalog import CATALOG, missile_class
+from trilink.world.launches import Flight, LaunchRequest, disperse, facts, fly_event, fly_request
+from trilink.world.library import DEFAULT_EVENT_ID, Library, load_library
+from trilink.world.trajectory import Shape, Trajectory
+from trilink.world.validate import validate
 
 __all__ = ["app", "main"]
 
@@ -132,6 +139,181 @@ def _print_summaries(result: RunResult) -> None:
     )
 
 
+@app.command()
+def simulate(
+    site: Annotated[str, typer.Option(help="library facility key (pyongyang) or LAT,LON")],
+    missile: Annotated[str, typer.Option(help="library missile key, e.g. hwasong-17")],
+    bearing_deg: Annotated[float, typer.Option(help="initial heading, degrees from north")],
+    range_km: Annotated[float | None, typer.Option(help="ground range to impact")] = None,
+    apogee_km: Annotated[float | None, typer.Option(help="apogee (with --range-km)")] = None,
+    shape: Annotated[
+        Shape | None, typer.Option(help="minimum-energy or depressed (with --range-km)")
+    ] = None,
+    time: Annotated[str | None, typer.Option("--time", help="launch time, ISO 8601 UTC")] = None,
+    monte_carlo: Annotated[
+        int, typer.Option(help="also fly N seeded dispersed launches and summarise impacts")
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the Monte Carlo draws")] = 2017,
+    json_flag: Annotated[bool, typer.Option("--json", help="print JSON only")] = False,
+) -> None:
+    """Fly one launch in the simulated world and print its facts."""
+    lib = load_library()
+    lat, lon = _site(site, lib)
+    info = lib.missiles.get(missile)
+    if info is None:
+        raise typer.BadParameter(
+            f"unknown missile {missile!r}; keys: {', '.join(sorted(lib.missiles))}",
+            param_hint="--missile",
+        )
+    if range_km is None:
+        raise typer.BadParameter(
+            "give --range-km (with --apogee-km or --shape)", param_hint="--range-km"
+        )
+    if (apogee_km is None) == (shape is None):
+        raise typer.BadParameter(
+            "give exactly one of --apogee-km and --shape", param_hint="--apogee-km/--shape"
+        )
+    t0 = _parse_time(time)
+    request = LaunchRequest(
+        lat_deg=lat,
+        lon_deg=lon,
+        missile=missile_class(info.key, info.type),
+        bearing_deg=bearing_deg,
+        t_launch_s=t0,
+        range_km=range_km,
+        apogee_km=apogee_km,
+        shape=shape,
+    )
+    defaulted = () if info.key in CATALOG else (f"missile (flown as {request.missile.key})",)
+    out = facts(Flight(fly_request(request), request, defaulted))
+    if monte_carlo > 0:
+        flights = disperse(request, monte_carlo, np.random.default_rng(seed))
+        out["monte_carlo"] = _dispersion_summary(flights, seed)
+    _print_facts(out, json_flag)
+
+
+def _site(site: str, lib: Library) -> tuple[float, float]:
+    if "," in site:
+        try:
+            lat_s, lon_s = site.split(",")
+            lat, lon = float(lat_s), float(lon_s)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{site!r} is not LAT,LON", param_hint="--site") from exc
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 360.0):
+            raise typer.BadParameter(f"{site!r} is off the map", param_hint="--site")
+        return lat, lon
+    f = lib.facility(site)
+    return f.lat_deg, f.lon_deg
+
+
+def _parse_time(text: str | None) -> float:
+    if text is None:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0).timestamp()
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--time") from exc
+    if t.tzinfo is None:
+        raise typer.BadParameter(
+            "give the time in UTC, e.g. 2017-08-28T20:58:00Z", param_hint="--time"
+        )
+    return t.timestamp()
+
+
+def _dispersion_summary(flights: list[Trajectory], seed: int) -> dict[str, object]:
+    lat = np.array([f.impact_lat_deg for f in flights])
+    lon = np.array([f.impact_lon_deg for f in flights])
+    times = np.array([f.flight_time_s for f in flights])
+    return {
+        "runs": len(flights),
+        "seed": seed,
+        "impact_lat_mean": round(float(lat.mean()), 5),
+        "impact_lon_mean": round(float(lon.mean()), 5),
+        "impact_lat_std": round(float(lat.std()), 5),
+        "impact_lon_std": round(float(lon.std()), 5),
+        "flight_time_s_mean": round(float(times.mean()), 2),
+        "flight_time_s_std": round(float(times.std()), 2),
+        "in_japan_eez_share": round(
+            float(np.mean([in_japan_eez(a, b) for a, b in zip(lat, lon, strict=True)])), 4
+        ),
+    }
+
+
+def _print_facts(out: dict[str, object], json_flag: bool) -> None:
+    if json_flag:
+        sys.stdout.write(json.dumps(out) + "\n")
+        return
+    console.print(BANNER)
+    table = Table(show_header=False)
+    for k, v in out.items():
+        table.add_row(k, escape(json.dumps(v)) if isinstance(v, list | dict) else str(v))
+    console.print(table)
+
+
+@app.command("validate")
+def validate_cmd(
+    json_flag: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Replay every launch with a published flight time against Japan MoD's figures."""
+    rows = validate()
+    if json_flag:
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {
+                        "event": r.published.event,
+                        "published_flight_time_min": r.published.flight_time_min,
+                        "simulated_flight_time_min": round(
+                            float(r.simulated["flight_time_s"]) / 60, 2
+                        ),
+                        "flight_time_error": round(r.flight_time_error, 4),
+                        "record_apogee_km": r.record_apogee_km,
+                        "apogee_km": r.simulated["apogee_km"],
+                        "record_range_km": r.record_range_km,
+                        "range_km": r.simulated["range_km"],
+                        "published_eez": r.published.eez,
+                        "impact_in_japan_eez": r.simulated["impact_in_japan_eez"],
+                        "published_overflight": r.published.overflight,
+                        "overflight": r.simulated["overflight_regions"],
+                        "overflight_prefectures": r.simulated["overflight_prefectures"],
+                        "eez_ok": r.eez_ok,
+                        "overflight_ok": r.overflight_ok,
+                    }
+                    for r in rows
+                ]
+            )
+            + "\n"
+        )
+        return
+    console.print(BANNER)
+    table = Table(title="Simulated world vs Japan MoD announcements")
+    for col in (
+        "event",
+        "flight time pub/sim",
+        "error",
+        "apogee rec/sim km",
+        "range rec/sim km",
+        "EEZ pub/sim",
+        "overflight pub / sim",
+    ):
+        table.add_column(col)
+    for r in rows:
+        s = r.simulated
+        table.add_row(
+            r.published.event,
+            f"{r.published.flight_time_min:.0f} / {float(s['flight_time_s']) / 60:.1f} min",
+            f"{100 * r.flight_time_error:+.1f} %",
+            f"{_num(r.record_apogee_km)} / {float(s['apogee_km']):,.0f}",
+            f"{_num(r.record_range_km)} / {float(s['range_km']):,.0f}",
+            f"{r.published.eez or '?'} / {'inside' if s['impact_in_japan_eez'] else 'outside'}"
+            + ("" if r.eez_ok else " [red]✗[/]"),
+            f"{','.join(r.published.overflight) or '-'} / "
+            f"{','.join(s['overflight_prefectures']) or '-'}"
+            + ("" if r.overflight_ok else " [red]✗[/]"),
+        )
+    console.print(table)
+
+
 @events_app.command("list")
 def events_list(
     json_flag: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
@@ -170,6 +352,15 @@ def events_show(event_id: Annotated[str, typer.Argument(help="event id")]) -> No
     data["landing"] = e.landing
     data["description"] = e.description
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@events_app.command("simulate")
+def events_simulate(
+    event_id: Annotated[str, typer.Argument(help="event id")],
+    json_flag: Annotated[bool, typer.Option("--json", help="print JSON only")] = False,
+) -> None:
+    """Replay one historical launch in the simulated world and print its facts."""
+    _print_facts(facts(fly_event(load_library().get(event_id))), json_flag)
 
 
 @audit_app.command("verify")

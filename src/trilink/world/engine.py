@@ -237,6 +237,7 @@ def coast_to_ground(
     out_y: Array,
     n0: int,
     lift_to_drag: float,
+    dt_vacuum: float = _DT_VACUUM,
 ) -> int:
     """Free flight (gravity, drag, lift when ``lift_to_drag > 0``) from ``(t0, y0)`` until
     altitude 0 or ``t_max``.
@@ -253,7 +254,7 @@ def coast_to_ground(
     t = t0
     while t < t_max and n < out_t.shape[0] - 1:
         alt = _altitude(y[0], y[1], y[2])
-        h = _DT_AIR if alt < _AIR_TOP_M else _DT_VACUUM
+        h = _DT_AIR if alt < _AIR_TOP_M else dt_vacuum
         if alt >= _AIR_TOP_M:
             # do not overshoot far into the air with a vacuum step
             vr = (y[0] * y[3] + y[1] * y[4] + y[2] * y[5]) / math.sqrt(
