@@ -71,10 +71,10 @@ class MissileClass:
     def lift_to_drag(self) -> float:
         """Lift-to-drag ratio of the descending body: the simple manoeuvre model.
 
-        Pull-up SRBMs (KN-23 family) fly a depressed arc and use lift (L/D 1.5) in the
-        descent to flatten and extend it; glide vehicles glide (L/D 2.5). Ballistic RVs 0.
+        Pull-up SRBMs (KN-23 family) fly a depressed arc and use lift in the
+        descent to flatten and extend it (L/D 2); glide vehicles glide (L/D 3). Ballistic RVs 0.
         """
-        return {"pullup": 1.5, "glide": 2.5}.get(self.maneuver or "", 0.0)
+        return {"pullup": 2.0, "glide": 3.0}.get(self.maneuver or "", 0.0)
 
     @property
     def boost_ballistic_coefficient_kg_m2(self) -> float:
@@ -133,22 +133,22 @@ _SOLID = 2450.0
 CATALOG: Final[dict[str, MissileClass]] = {
     c.key: c
     for c in (
-        _c("scud-b", "SRBM", [(62, 3700, 1150, _LIQ_SCUD)], 1000, 85, 300, separates=False, d=0.88),
+        _c("scud-b", "SRBM", [(62, 3900, 950, 2350)], 1000, 85, 300, separates=False, d=0.88),
         _c(
             "scud-b-marv",
             "SRBM",
-            [(62, 3700, 1150, _LIQ_SCUD)],
+            [(62, 3900, 950, 2350)],
             1000,
             85,
             300,
             separates=False,
             d=0.88,
         ),
-        _c("scud-c", "SRBM", [(70, 4100, 1200, _LIQ_SCUD)], 700, 120, 500, separates=False, d=0.88),
+        _c("scud-c", "SRBM", [(70, 4300, 1000, 2400)], 700, 120, 500, separates=False, d=0.88),
         _c(
             "scud-c-marv",
             "SRBM",
-            [(70, 4100, 1200, _LIQ_SCUD)],
+            [(70, 4300, 1000, 2400)],
             700,
             120,
             400,
@@ -162,7 +162,7 @@ CATALOG: Final[dict[str, MissileClass]] = {
         _c(
             "hwasong-11a",
             "SRBM",
-            [(40, 2500, 500, _SOLID)],
+            [(40, 2700, 400, 2500)],
             500,
             50,
             600,
@@ -206,7 +206,7 @@ CATALOG: Final[dict[str, MissileClass]] = {
         _c(
             "hwasong-11-da-45",
             "SRBM",
-            [(45, 3300, 600, _SOLID)],
+            [(50, 6000, 1000, 2450)],
             2500,
             50,
             400,
@@ -217,7 +217,7 @@ CATALOG: Final[dict[str, MissileClass]] = {
         _c(
             "rail-mobile-kn-23",
             "SRBM",
-            [(40, 2500, 500, _SOLID)],
+            [(40, 2700, 400, 2500)],
             500,
             50,
             800,
@@ -228,7 +228,7 @@ CATALOG: Final[dict[str, MissileClass]] = {
         _c(
             "silo-based-kn-23",
             "SRBM",
-            [(40, 2500, 500, _SOLID)],
+            [(40, 2700, 400, 2500)],
             500,
             50,
             800,
@@ -239,7 +239,7 @@ CATALOG: Final[dict[str, MissileClass]] = {
         _c(
             "hwasong-11s",
             "SLBM",
-            [(40, 2500, 500, _SOLID)],
+            [(40, 2700, 400, 2500)],
             500,
             60,
             600,
@@ -248,7 +248,7 @@ CATALOG: Final[dict[str, MissileClass]] = {
             d=0.95,
         ),
         _c("hwasong-11e", "MRBM", [(60, 4500, 800, _SOLID)], 500, 50, 900, maneuver="glide", d=1.1),
-        _c("musudan", "IRBM", [(130, 9000, 1700, 2850)], 650, 400, 3000, d=1.5),
+        _c("musudan", "IRBM", [(130, 10500, 1500, 3000)], 650, 400, 3000, d=1.5),
         _c("hwasong-12", "IRBM", [(140, 21000, 2500, 3100)], 650, 550, 2700, rcs=0.5, d=1.65),
         _c(
             "hwasong-12a",

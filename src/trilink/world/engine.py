@@ -7,8 +7,9 @@ One fixed-step RK4 integrator of a point mass in the Earth-fixed (ECEF) frame::
 Thrust, mass and steering come from a stage table and a pitch programme; the air density
 from :data:`trilink.geo.atmosphere.DENSITY_TABLE`. Segments are integrated between event
 times (lift-off, end of the vertical rise, stage ignitions, cut-off) so that no step
-straddles a discontinuity. Free flight steps 2 s in vacuum and 0.1 s below 120 km, where
-drag acts; the ground crossing is refined by bisection inside the last step.
+straddles a discontinuity. Free flight steps 2 s in vacuum; below 120 km, where
+drag acts, the step shrinks to 1 % of the drag time scale v / a_drag (never below 0.02 s);
+the ground crossing is refined by bisection inside the last step.
 
 The scalar kernels mirror :mod:`trilink.geo.earth` (tests keep them equal).
 """
@@ -32,7 +33,8 @@ MAX_SAMPLES: Final = 40_000
 _E2: Final = WGS84_F * (2.0 - WGS84_F)
 _DT_BOOST: Final = 0.5
 _DT_VACUUM: Final = 2.0
-_DT_AIR: Final = 0.1
+_DT_AIR: Final = 0.02
+_DRAG_STEP_SHARE: Final = 0.01
 _AIR_TOP_M: Final = 120_000.0
 
 # Stage table columns.
@@ -254,7 +256,12 @@ def coast_to_ground(
     t = t0
     while t < t_max and n < out_t.shape[0] - 1:
         alt = _altitude(y[0], y[1], y[2])
-        h = _DT_AIR if alt < _AIR_TOP_M else dt_vacuum
+        h = dt_vacuum
+        if alt < _AIR_TOP_M and beta > 0.0:
+            # Step a small share of the drag time scale v / a_drag (at most dt_vacuum).
+            v = math.sqrt(y[3] * y[3] + y[4] * y[4] + y[5] * y[5])
+            a_drag = 0.5 * _density(alt, table) * v * v / beta * (1.0 + lift_to_drag)
+            h = min(dt_vacuum, max(_DT_AIR, _DRAG_STEP_SHARE * v / max(a_drag, 1e-9)))
         if alt >= _AIR_TOP_M:
             # do not overshoot far into the air with a vacuum step
             vr = (y[0] * y[3] + y[1] * y[4] + y[2] * y[5]) / math.sqrt(

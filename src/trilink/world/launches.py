@@ -125,6 +125,8 @@ def _class_for_figures(
     apogee, rng = apogee_km or 0.0, range_km or 0.0
     if apogee == 0.0 and rng == 0.0:
         return fallback
+    if 0.0 < apogee < 0.15 * rng and rng <= 1000.0:
+        return CATALOG["hwasong-11a"]  # a depressed, long shot: the pull-up SRBM family
     if apogee > 2500.0:
         return CATALOG["hwasong-15"]
     if apogee > 600.0 or rng > 1300.0:
