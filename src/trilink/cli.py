@@ -287,8 +287,8 @@ def validate_cmd(
         return
     console.print(BANNER)
     table = Table(title="Simulated world vs Japan MoD announcements")
+    table.add_column("event", no_wrap=True, min_width=26)
     for col in (
-        "event",
         "flight time pub/sim",
         "error",
         "apogee rec/sim km",
