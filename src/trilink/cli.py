@@ -24,7 +24,7 @@ from trilink.sharing.agreements import load_agreements, load_default_agreements
 from trilink.sharing.audit import verify_dir
 from trilink.sharing.crypto import KeyStore
 from trilink.simulation import RunResult, TimelineEvent, run_event
-from trilink.world.catalog import CATALOG, missile_class
+from trilink.world.catalog import catalog, missile_class
 from trilink.world.launches import Flight, LaunchRequest, disperse, facts, fly_event, fly_request
 from trilink.world.library import DEFAULT_EVENT_ID, Library, load_library
 from trilink.world.trajectory import Shape, Trajectory
@@ -184,7 +184,7 @@ def simulate(
         apogee_km=apogee_km,
         shape=shape,
     )
-    defaulted = () if info.key in CATALOG else (f"missile (flown as {request.missile.key})",)
+    defaulted = () if info.key in catalog() else (f"missile (flown as {request.missile.key})",)
     out = facts(Flight(fly_request(request), request, defaulted))
     if monte_carlo > 0:
         flights = disperse(request, monte_carlo, np.random.default_rng(seed))

@@ -127,19 +127,7 @@ def japan_land_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tupl
     The track is the sequence of points ``(lat_deg[i], lon_deg[i])``; sample it densely
     enough (a few km) that no island is stepped over. Each region is listed once.
     """
-    lat = np.asarray(lat_deg, dtype=np.float64)
-    lon = np.asarray(lon_deg, dtype=np.float64)
-    if lat.ndim != 1 or lat.shape != lon.shape:
-        raise ValueError(
-            "japan_land_overflown needs two 1-D arrays of equal length, got lat_deg of "
-            f"shape {lat.shape} and lon_deg of shape {lon.shape}"
-        )
-    first: list[tuple[int, str]] = []
-    for name, geometry in _land().japan:
-        hits = np.flatnonzero(shapely.contains_xy(geometry, lon, lat))
-        if hits.size:
-            first.append((int(hits[0]), name))
-    return tuple(name for _, name in sorted(first))
+    return _first_crossings(_land().japan, lat_deg, lon_deg, "japan_land_overflown")
 
 
 def prefectures_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tuple[str, ...]:
@@ -147,15 +135,25 @@ def prefectures_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tup
 
     Only each prefecture's main area counts (its outlying islands are not in the data).
     """
+    return _first_crossings(_prefectures(), lat_deg, lon_deg, "prefectures_overflown")
+
+
+def _first_crossings(
+    regions: tuple[tuple[str, Any], ...],
+    lat_deg: npt.ArrayLike,
+    lon_deg: npt.ArrayLike,
+    caller: str,
+) -> tuple[str, ...]:
+    """Names of the regions a sampled track enters, in order of first entry (vectorised)."""
     lat = np.asarray(lat_deg, dtype=np.float64)
     lon = np.asarray(lon_deg, dtype=np.float64)
     if lat.ndim != 1 or lat.shape != lon.shape:
         raise ValueError(
-            "prefectures_overflown needs two 1-D arrays of equal length, got lat_deg of "
-            f"shape {lat.shape} and lon_deg of shape {lon.shape}"
+            f"{caller} needs two 1-D arrays of equal length, got lat_deg of shape "
+            f"{lat.shape} and lon_deg of shape {lon.shape}"
         )
     first: list[tuple[int, str]] = []
-    for name, geometry in _prefectures():
+    for name, geometry in regions:
         hits = np.flatnonzero(shapely.contains_xy(geometry, lon, lat))
         if hits.size:
             first.append((int(hits[0]), name))

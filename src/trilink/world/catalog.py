@@ -1,6 +1,7 @@
 """Missile classes: stages, masses and bodies the trajectory engine flies.
 
-Figures are representative open-source estimates, rounded: stage count and propellant
+The figures live in ``data/missiles.toml`` (one row per class, with its source):
+representative open-source estimates, rounded: stage count and propellant
 type from CSIS Missile Threat (missilethreat.csis.org) and the IISS Military Balance;
 masses, burn times and exhaust velocities are rounded engineering estimates consistent
 with those sources (no official figures exist). They give each class a realistic boost
@@ -14,11 +15,18 @@ entry falls back to its type (``ICBM``, ``SRBM`` ...), and ``trilink simulate`` 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from importlib.resources import files
 from math import log, pi
 from typing import Final
 
-__all__ = ["CATALOG", "MissileClass", "Stage", "missile_class"]
+import msgspec
+
+from trilink._tomlfile import parse_toml
+from trilink.errors import DataError
+
+__all__ = ["MissileClass", "Stage", "catalog", "missile_class"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,325 +99,72 @@ class MissileClass:
         return dv
 
 
-def _c(
-    key: str,
-    typ: str,
-    stages: list[tuple[float, float, float, float]],
-    payload: float,
-    apogee: float,
-    rng: float,
-    *,
-    rcs: float = 0.5,
-    beta_rv: float = 8000.0,
-    beta_stage: float = 1500.0,
-    maneuver: str | None = None,
-    rise: float = 6.0,
-    separates: bool = True,
-    d: float = 1.0,
-    source: str = "",
-) -> MissileClass:
+class _MissileToml(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    key: str
+    type: str
+    stages: list[tuple[float, float, float, float]]
+    payload_kg: float
+    diameter_m: float
+    default_apogee_km: float
+    default_range_km: float
+    rcs_m2: float = 0.5
+    maneuver: str | None = None
+    separates: bool = True
+    vertical_rise_s: float | None = None
+    rv_ballistic_coefficient_kg_m2: float = 8000.0
+    stage_ballistic_coefficient_kg_m2: float = 1500.0
+    source: str | None = None
+
+
+class _CatalogToml(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    format: int
+    missile: list[_MissileToml]
+
+
+_RESOURCE: Final = "trilink/world/data/missiles.toml"
+_DEFAULT_SOURCE: Final = "rounded open-source estimates (CSIS Missile Threat, IISS)"
+_MANEUVERS: Final = ("pullup", "glide")
+
+
+def _missile(raw: _MissileToml, index: int) -> MissileClass:
+    if raw.maneuver is not None and raw.maneuver not in _MANEUVERS:
+        raise DataError(
+            f"{_RESOURCE}: missile[{index}] ({raw.key}) has maneuver {raw.maneuver!r}; "
+            f"expected one of {_MANEUVERS}"
+        )
+    if not raw.stages or any(min(st) <= 0.0 for st in raw.stages):
+        raise DataError(f"{_RESOURCE}: missile[{index}] ({raw.key}) needs positive stage figures")
+    srbm = raw.type == "SRBM"
     return MissileClass(
-        key=key,
-        type=typ,
-        stages=tuple(Stage(*s) for s in stages),
-        payload_kg=payload,
-        rv_ballistic_coefficient_kg_m2=beta_rv,
-        stage_ballistic_coefficient_kg_m2=beta_stage,
-        rcs_m2=rcs,
-        default_apogee_km=apogee,
-        default_range_km=rng,
-        maneuver=maneuver,
-        vertical_rise_s=3.0 if typ == "SRBM" else rise,
-        pitch_end_fraction=0.4 if typ == "SRBM" else 0.8,
-        separates=separates,
-        diameter_m=d,
-        source=source or "rounded open-source estimates (CSIS Missile Threat, IISS)",
+        key=raw.key,
+        type=raw.type,
+        stages=tuple(Stage(*st) for st in raw.stages),
+        payload_kg=raw.payload_kg,
+        rv_ballistic_coefficient_kg_m2=raw.rv_ballistic_coefficient_kg_m2,
+        stage_ballistic_coefficient_kg_m2=raw.stage_ballistic_coefficient_kg_m2,
+        rcs_m2=raw.rcs_m2,
+        default_apogee_km=raw.default_apogee_km,
+        default_range_km=raw.default_range_km,
+        maneuver=raw.maneuver,
+        # Short-range missiles rise briefly and pitch over fast; longer ones take longer.
+        vertical_rise_s=raw.vertical_rise_s or (3.0 if srbm else 6.0),
+        pitch_end_fraction=0.4 if srbm else 0.8,
+        source=raw.source or _DEFAULT_SOURCE,
+        separates=raw.separates,
+        diameter_m=raw.diameter_m,
     )
 
 
-_LIQ_SCUD = 2300.0
-_SOLID = 2450.0
-#                (burn s, propellant kg, dry kg, exhaust velocity m/s)
-CATALOG: Final[dict[str, MissileClass]] = {
-    c.key: c
-    for c in (
-        _c("scud-b", "SRBM", [(62, 3900, 950, 2350)], 1000, 85, 300, separates=False, d=0.88),
-        _c(
-            "scud-b-marv",
-            "SRBM",
-            [(62, 3900, 950, 2350)],
-            1000,
-            85,
-            300,
-            separates=False,
-            d=0.88,
-        ),
-        _c("scud-c", "SRBM", [(70, 4300, 1000, 2400)], 700, 120, 500, separates=False, d=0.88),
-        _c(
-            "scud-c-marv",
-            "SRBM",
-            [(70, 4300, 1000, 2400)],
-            700,
-            120,
-            400,
-            separates=False,
-            d=0.88,
-        ),
-        _c("er-scud", "MRBM", [(85, 4900, 900, 2450)], 500, 200, 1000, d=0.88),
-        _c("nodong", "MRBM", [(110, 12900, 2100, 2450)], 1000, 350, 1000, rcs=0.8, d=1.36),
-        _c("kn-02", "SRBM", [(25, 1400, 350, 2450)], 450, 40, 120, separates=False, d=0.65),
-        _c("kn-25", "SRBM", [(30, 2200, 500, 2500)], 400, 50, 380, separates=False, d=0.6),
-        _c(
-            "hwasong-11a",
-            "SRBM",
-            [(40, 2700, 400, 2500)],
-            500,
-            50,
-            600,
-            maneuver="pullup",
-            separates=False,
-            d=0.95,
-        ),
-        _c(
-            "hwasong-11b",
-            "SRBM",
-            [(35, 2200, 450, _SOLID)],
-            450,
-            48,
-            400,
-            maneuver="pullup",
-            separates=False,
-            d=0.95,
-        ),
-        _c(
-            "hwasong-11c",
-            "SRBM",
-            [(45, 3300, 600, _SOLID)],
-            900,
-            60,
-            450,
-            maneuver="pullup",
-            separates=False,
-            d=1.1,
-        ),
-        _c(
-            "hwasong-11d",
-            "SRBM",
-            [(20, 900, 300, _SOLID)],
-            300,
-            25,
-            110,
-            maneuver="pullup",
-            separates=False,
-            d=0.7,
-        ),
-        _c(
-            "hwasong-11-da-45",
-            "SRBM",
-            [(50, 6000, 1000, 2450)],
-            2500,
-            50,
-            400,
-            maneuver="pullup",
-            separates=False,
-            d=1.1,
-        ),
-        _c(
-            "rail-mobile-kn-23",
-            "SRBM",
-            [(40, 2700, 400, 2500)],
-            500,
-            50,
-            800,
-            maneuver="pullup",
-            separates=False,
-            d=0.95,
-        ),
-        _c(
-            "silo-based-kn-23",
-            "SRBM",
-            [(40, 2700, 400, 2500)],
-            500,
-            50,
-            800,
-            maneuver="pullup",
-            separates=False,
-            d=0.95,
-        ),
-        _c(
-            "hwasong-11s",
-            "SLBM",
-            [(40, 2700, 400, 2500)],
-            500,
-            60,
-            600,
-            maneuver="pullup",
-            separates=False,
-            d=0.95,
-        ),
-        _c("hwasong-11e", "MRBM", [(60, 4500, 800, _SOLID)], 500, 50, 900, maneuver="glide", d=1.1),
-        _c("musudan", "IRBM", [(130, 10500, 1500, 3000)], 650, 400, 3000, d=1.5),
-        _c("hwasong-12", "IRBM", [(140, 21000, 2500, 3100)], 650, 550, 2700, rcs=0.5, d=1.65),
-        _c(
-            "hwasong-12a",
-            "MRBM",
-            [(120, 14000, 2500, 3000)],
-            700,
-            60,
-            1000,
-            maneuver="glide",
-            d=1.65,
-        ),
-        _c(
-            "hwasong-12b",
-            "HGV",
-            [(140, 21000, 2500, 3100)],
-            1500,
-            100,
-            1000,
-            maneuver="glide",
-            d=1.65,
-        ),
-        _c(
-            "hwasong-14",
-            "ICBM",
-            [(120, 20000, 2800, 3050), (130, 2700, 500, 3100)],
-            500,
-            2800,
-            930,
-            rise=8.0,
-            d=1.65,
-        ),
-        _c(
-            "hwasong-15",
-            "ICBM",
-            [(120, 48000, 4800, 3100), (130, 8500, 1400, 3200)],
-            1000,
-            4500,
-            950,
-            rise=8.0,
-            d=2.0,
-        ),
-        _c(
-            "hwasong-17",
-            "ICBM",
-            [(120, 75000, 8000, 3100), (120, 14000, 2000, 3200)],
-            1500,
-            6100,
-            1000,
-            rise=10.0,
-            d=2.5,
-        ),
-        _c(
-            "hwasong-18",
-            "ICBM",
-            [(60, 36000, 4000, 2700), (55, 10000, 1500, 2800), (50, 3500, 500, 2900)],
-            800,
-            6500,
-            1000,
-            rise=8.0,
-            d=2.0,
-        ),
-        _c(
-            "hwasong-19",
-            "ICBM",
-            [(65, 46000, 4600, 2750), (60, 12500, 1700, 2850), (50, 4000, 550, 2950)],
-            900,
-            7700,
-            1000,
-            rise=8.0,
-            d=2.2,
-        ),
-        _c(
-            "hwasong-16a",
-            "IRBM",
-            [(60, 9000, 1500, 2600), (50, 3000, 700, 2700)],
-            1500,
-            50,
-            1000,
-            maneuver="glide",
-            d=1.8,
-        ),
-        _c(
-            "hwasong-16b",
-            "IRBM",
-            [(60, 9000, 1500, 2600), (50, 3000, 700, 2700)],
-            1500,
-            100,
-            1000,
-            maneuver="glide",
-            d=1.8,
-        ),
-        _c("new-irbm-2022", "IRBM", [(140, 22000, 2300, 3200)], 650, 970, 4500, d=1.65),
-        _c(
-            "pukguksong-1",
-            "SLBM",
-            [(50, 9000, 1400, 2500), (40, 2500, 600, 2600)],
-            650,
-            500,
-            500,
-            d=1.5,
-        ),
-        _c(
-            "pukguksong-2",
-            "MRBM",
-            [(50, 9000, 1400, 2500), (40, 2500, 600, 2600)],
-            650,
-            550,
-            500,
-            d=1.5,
-        ),
-        _c(
-            "pukguksong-3",
-            "SLBM",
-            [(55, 11000, 1600, 2550), (45, 3000, 700, 2650)],
-            700,
-            910,
-            450,
-            d=1.6,
-        ),
-        _c(
-            "taepodong-1",
-            "SLV",
-            [(110, 12900, 2100, 2450), (70, 4100, 1200, 2300)],
-            300,
-            400,
-            1400,
-            rcs=1.0,
-            d=1.32,
-        ),
-        _c(
-            "unha",
-            "SLV",
-            [(120, 58000, 7000, 2800), (120, 11000, 1500, 3000)],
-            300,
-            500,
-            2500,
-            rcs=2.0,
-            d=2.4,
-        ),
-        _c(
-            "unha-3",
-            "SLV",
-            [(120, 58000, 7000, 2800), (120, 11000, 1500, 3000)],
-            300,
-            500,
-            2500,
-            rcs=2.0,
-            d=2.4,
-        ),
-        _c(
-            "chollima-1",
-            "SLV",
-            [(120, 75000, 8000, 3100), (120, 14000, 2000, 3200)],
-            300,
-            500,
-            2700,
-            rcs=2.0,
-            d=2.5,
-        ),
-    )
-}
+@functools.cache
+def catalog() -> dict[str, MissileClass]:
+    """Every missile class, by library missile key (read once from the shipped TOML)."""
+    text = files("trilink.world").joinpath("data", "missiles.toml").read_text("utf-8")
+    try:
+        raw = msgspec.convert(parse_toml(text, source=_RESOURCE), _CatalogToml)
+    except msgspec.ValidationError as exc:
+        raise DataError(f"{_RESOURCE} is damaged: {exc}. Reinstall trilink.") from exc
+    return {m.key: _missile(m, i) for i, m in enumerate(raw.missile)}
+
 
 _BY_TYPE: Final[dict[str, str]] = {
     "SRBM": "kn-25",
@@ -425,6 +180,7 @@ _BY_TYPE: Final[dict[str, str]] = {
 
 def missile_class(missile_key: str, missile_type: str) -> MissileClass:
     """The class of a library missile key; unknown keys fall back to their type's class."""
-    if missile_key in CATALOG:
-        return CATALOG[missile_key]
-    return CATALOG[_BY_TYPE.get(missile_type, "scud-c")]
+    classes = catalog()
+    if missile_key in classes:
+        return classes[missile_key]
+    return classes[_BY_TYPE.get(missile_type, "scud-c")]

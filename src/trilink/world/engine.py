@@ -23,7 +23,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.geo.atmosphere import DENSITY_TABLE, TABLE_STEP_M, TOP_M
+from trilink.geo.atmosphere import TABLE_STEP_M, TOP_M
 from trilink.geo.earth import EARTH_RATE_RAD_S, GM_M3_S2, J2, WGS84_A_M, WGS84_F
 
 __all__ = ["MAX_SAMPLES", "coast_to_ground", "fly_powered"]
@@ -291,8 +291,3 @@ def coast_to_ground(
         out_y[n] = y
         n += 1
     return -n
-
-
-def density_table() -> Array:
-    """The density table the kernels use (for tests)."""
-    return DENSITY_TABLE

@@ -17,7 +17,7 @@ import numpy as np
 
 from trilink.geo.areas import in_japan_eez, japan_land_overflown, prefectures_overflown
 from trilink.geo.earth import ecef_to_geodetic
-from trilink.world.catalog import CATALOG, MissileClass, missile_class
+from trilink.world.catalog import MissileClass, catalog, missile_class
 from trilink.world.library import LaunchEvent
 from trilink.world.trajectory import (
     MIN_ENERGY_APOGEE_RATIO,
@@ -79,7 +79,7 @@ def _launch_time(event: LaunchEvent) -> float:
 def request_for(event: LaunchEvent) -> tuple[LaunchRequest, tuple[str, ...]]:
     """The launch a record describes, with the fields that had to be defaulted."""
     mc = missile_class(event.missile.key, event.missile.type)
-    if event.missile.key not in CATALOG:
+    if event.missile.key not in catalog():
         mc = _class_for_figures(event.apogee_km, event.range_km, mc)
     defaulted: list[str] = []
     if event.missile.key != mc.key:
@@ -126,14 +126,14 @@ def _class_for_figures(
     if apogee == 0.0 and rng == 0.0:
         return fallback
     if 0.0 < apogee < 0.15 * rng and rng <= 1000.0:
-        return CATALOG["hwasong-11a"]  # a depressed, long shot: the pull-up SRBM family
+        return catalog()["hwasong-11a"]  # a depressed, long shot: the pull-up SRBM family
     if apogee > 2500.0:
-        return CATALOG["hwasong-15"]
+        return catalog()["hwasong-15"]
     if apogee > 600.0 or rng > 1300.0:
-        return CATALOG["hwasong-12"]
+        return catalog()["hwasong-12"]
     if apogee > 150.0 or rng > 550.0:
-        return CATALOG["nodong"]
-    return CATALOG["scud-c"]
+        return catalog()["nodong"]
+    return catalog()["scud-c"]
 
 
 def fly_request(request: LaunchRequest, *, strict: bool = False) -> Trajectory:
