@@ -27,7 +27,7 @@ HORIZON_RADAR = Radar(
     min_el_deg=0.0,
     half_width_az_deg=180.0,
     max_range_km=1.0e6,
-    snr_ref_db=80.0,
+    antenna_gain_db=90.0,
     false_alarms_per_scan=0.0,
 )
 
@@ -242,11 +242,11 @@ def test_measurement_errors_are_consistent_with_reported_sigma(
 ) -> None:
     dets, _ = _scans(_rcs_for_snr(snr), n_scans, seed)
     assert len(dets) >= 2000
-    sig0 = FIXED_RADAR.sigma
-    if snr >= 100.0:
-        np.testing.assert_allclose(dets[0].sigma, sig0)
-    else:  # thermal-noise limited: reported sigma grows as SNR falls
-        np.testing.assert_allclose(dets[0].sigma, sig0 * math.sqrt(100.0 / snr), rtol=1e-9)
+    # Reported sigma = floor and thermal noise in quadrature; it grows as SNR falls.
+    np.testing.assert_allclose(dets[0].sigma, FIXED_RADAR.sigma_at(snr), rtol=1e-9)
+    assert np.all(FIXED_RADAR.sigma_at(snr) >= FIXED_RADAR.sigma)
+    if snr < 100.0:
+        assert np.all(FIXED_RADAR.sigma_at(snr)[1:3] > 1.5 * FIXED_RADAR.sigma[1:3])
     nees = _nees(dets)
     n = nees.size
     lo, hi = chi2.ppf(0.005, 4 * n) / n, chi2.ppf(0.995, 4 * n) / n
@@ -285,7 +285,7 @@ def test_radar_from_a_dict_and_from_keywords_agree() -> None:
               max_range_km=2000.0)  # fmt: skip
     assert a == b
     assert a.min_el_deg == 0.5
-    np.testing.assert_allclose(a.sigma, [20.0, 1e-3, 1e-3, 5.0])
+    np.testing.assert_allclose(a.sigma, [5.0, 2e-4, 2e-4, 1.0])
 
 
 @pytest.mark.parametrize(
@@ -296,6 +296,8 @@ def test_radar_from_a_dict_and_from_keywords_agree() -> None:
         ({"lat_deg": 95.0}, ["lat_deg", "USA-TEST"]),
         ({"nation": "usa"}, ["nation", "USA-TEST"]),
         ({"pfa": 1.5}, ["pfa", "USA-TEST"]),
+        ({"peak_power_kw": -10.0}, ["peak_power_kw", "USA-TEST"]),
+        ({"platform": "balloon"}, ["platform", "USA-TEST"]),
     ],
 )
 def test_bad_definitions_are_refused(bad: dict[str, object], names: list[str]) -> None:

@@ -36,7 +36,7 @@ def usa_run() -> Run:
         missile=missile_class("hwasong-12", "IRBM"),
     )
     truth = solve_launch(spec, apogee_km=550.0, range_km=2700.0)
-    radars = [r for r in load_default_network().radar if r.nation == "USA"]
+    radars = [r for r in load_default_network().radar if r.id == "USA-TPY2-SHARIKI"]
     assert radars
     rng = np.random.default_rng(2017)
     tracker, twin = Tracker("USA"), Tracker("USA")
@@ -69,7 +69,7 @@ def test_one_track_is_confirmed_with_an_instance_owned_id(usa_run: Run) -> None:
     first = usa_run.snapshots[0]
     assert first.nation == "USA"
     assert first.status is TrackState.CONFIRMED
-    assert first.sensors == ("USA-SHARIKI",)
+    assert first.sensors == ("USA-TPY2-SHARIKI",)
     assert first.t_s >= first.first_t_s
     assert first.n_updates >= 3
 
@@ -110,7 +110,7 @@ def test_track_turns_ballistic_after_burnout(usa_run: Run) -> None:
 
 
 def test_false_alarms_alone_confirm_no_track() -> None:
-    radar = next(r for r in load_default_network().radar if r.nation == "USA")
+    radar = next(r for r in load_default_network().radar if r.id == "USA-TPY2-SHARIKI")
     noisy = msgspec.structs.replace(radar, false_alarms_per_scan=5.0)
     rng = np.random.default_rng(77)
     tracker = Tracker("USA")
@@ -133,7 +133,7 @@ def test_two_trackers_number_independently() -> None:
         lon_deg=127.5,
         min_el_deg=0.0,
         false_alarms_per_scan=0.0,
-        snr_ref_db=60.0,
+        antenna_gain_db=70.0,
     )
     rng = np.random.default_rng(5)
     a, b = Tracker("KOR"), Tracker("KOR")

@@ -4,13 +4,14 @@ Times are POSIX seconds (UTC) as floats, named ``t_s`` or ``*_time_s``.
 """
 
 from trilink.types.alerts import ImpactPrediction, LaunchEstimate
-from trilink.types.detection import Detection
+from trilink.types.detection import Detection, DetectionBatch
 from trilink.types.state import Covariance, StateVector, as_covariance, as_state
 from trilink.types.track import Track, TrackState
 
 __all__ = [
     "Covariance",
     "Detection",
+    "DetectionBatch",
     "ImpactPrediction",
     "LaunchEstimate",
     "StateVector",

@@ -50,6 +50,7 @@ __all__ = [
 
 Array = NDArray[np.float64]
 MAX_FLIGHT_S: Final = 3.0 * 3600.0
+SEPARATION_MPS: Final = 2.0  # re-entry vehicle / last stage separation speed
 SOLVE_TOL: Final = 1e-7  # relative apogee/range miss at which a solve has converged
 MIN_ENERGY_APOGEE_RATIO: Final = 0.25  # apogee ≈ range / 4 on a minimum-energy trajectory
 DEPRESSED_FACTOR: Final = 0.5  # a depressed shot flies at half the minimum-energy apogee
@@ -163,6 +164,13 @@ class Trajectory:
         """ECEF states [r, v] (N, 6) of the missile (the re-entry vehicle) after launch."""
         return self.rv.states(t_rel_s)
 
+    def active(self, t_rel_s: float) -> tuple[list[str], Array]:
+        """Names and ECEF states (N, 6) of the bodies in flight ``t_rel_s`` after launch."""
+        live = [b for b in self.bodies if b.start_s <= t_rel_s <= b.impact_s]
+        if not live:
+            return [], np.zeros((0, 6))
+        return [b.name for b in live], np.vstack([b.states(t_rel_s) for b in live])
+
     def thrusting(self, t_rel_s: Array | float) -> NDArray[np.bool_]:
         t = np.atleast_1d(np.asarray(t_rel_s, dtype=np.float64))
         return (t >= 0.0) & (t < self.burnout_s)
@@ -274,9 +282,12 @@ def fly(spec: LaunchSpec, steering: Steering, *, shed: bool = True) -> Trajector
                     _coast(by[j], float(bt[j]), beta_s, bt[:0], by[:0], f"stage-{k}", m.key)
                 )
         if m.separates:
+            # The separation springs push the spent last stage back by SEPARATION_MPS.
+            y_sep = by[-1].copy()
+            y_sep[3:] -= SEPARATION_MPS * y_sep[3:] / float(np.linalg.norm(y_sep[3:]))
             bodies.append(
                 _coast(
-                    by[-1], float(bt[-1]), beta_s, bt[:0], by[:0], f"stage-{len(m.stages)}", m.key
+                    y_sep, float(bt[-1]), beta_s, bt[:0], by[:0], f"stage-{len(m.stages)}", m.key
                 )
             )
     apogee = _apogee(rv)
