@@ -66,6 +66,42 @@ def bench_world() -> None:
     console.print(table)
 
 
+def bench_sensors() -> None:
+    """1,000 objects (a debris cloud around a lofted ICBM) x 10 radars x 600 s of scans."""
+    from trilink.config import load_default_network
+
+    lib = load_library()
+    traj = fly_event(lib.get("2022-11-18-hwasong-17-1")).trajectory
+    radars = load_default_network().radar[:10]
+    rng = np.random.default_rng(5)
+    n = 1000
+    offsets = rng.normal(0.0, 20e3, (n, 3))
+    drift = rng.normal(0.0, 50.0, (n, 3))
+    ids = [f"debris-{i}" for i in range(n)]
+    rcs = np.full(n, 0.5)
+    t0 = 200.0
+    reports = 0
+    start = time.perf_counter()
+    for k in range(600):
+        base = traj.states(t0 + k)[0]
+        pos = base[:3] + offsets + drift * k
+        vel = base[3:] + drift
+        for radar in radars:
+            reports += len(radar.scan(float(k), pos, vel, rcs, ids, rng))
+    wall = time.perf_counter() - start
+    table = Table(title="sensors: 1,000 objects x 10 radars x 600 s (target < 10 s)")
+    for col in ("scans", "object-scans", "reports", "wall", "per scan"):
+        table.add_column(col)
+    table.add_row(
+        f"{600 * len(radars):,}",
+        f"{600 * len(radars) * n:,}",
+        f"{reports:,}",
+        f"{wall:.1f} s",
+        f"{1e3 * wall / (600 * len(radars)):.2f} ms",
+    )
+    console.print(table)
+
+
 def bench_chain() -> None:
     """The whole chain on the default event."""
     lib = load_library()
@@ -95,6 +131,7 @@ def bench_chain() -> None:
 
 def main() -> None:
     bench_world()
+    bench_sensors()
     bench_chain()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -20,6 +21,8 @@ from trilink.alerting.summary import Summary
 from trilink.config import load_default_network, load_network
 from trilink.errors import TrilinkError
 from trilink.geo.areas import in_japan_eez
+from trilink.sensors.coverage import draw_coverage
+from trilink.sensors.suite import SensorSuite
 from trilink.sharing.agreements import load_agreements, load_default_agreements
 from trilink.sharing.audit import verify_dir
 from trilink.sharing.crypto import KeyStore
@@ -41,8 +44,10 @@ app = typer.Typer(
 )
 events_app = typer.Typer(help="Browse the historical launch library (CNS / nk-missile-tests).")
 audit_app = typer.Typer(help="Check audit logs.")
+sensors_app = typer.Typer(help="The nations' sensors: coverage maps and who saw what, when.")
 app.add_typer(events_app, name="events")
 app.add_typer(audit_app, name="audit")
+app.add_typer(sensors_app, name="sensors")
 
 console = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True)
@@ -361,6 +366,82 @@ def events_simulate(
 ) -> None:
     """Replay one historical launch in the simulated world and print its facts."""
     _print_facts(facts(fly_event(load_library().get(event_id))), json_flag)
+
+
+@sensors_app.command("coverage")
+def sensors_coverage(
+    nation: Annotated[str, typer.Option(help="JPN, KOR, USA ... (whose radars)")],
+    png: Annotated[Path, typer.Option(help="PNG file to write")],
+    altitudes_km: Annotated[
+        str, typer.Option(help="comma-separated target altitudes, km")
+    ] = "10,100,500",
+    network: Annotated[Path | None, typer.Option(help="network TOML")] = None,
+) -> None:
+    """Draw where a nation's radars see targets at several altitudes."""
+    net = load_network(network) if network else load_default_network()
+    radars = [r for r in net.radar if r.nation == nation]
+    if not radars:
+        known = sorted({r.nation for r in net.radar})
+        raise typer.BadParameter(
+            f"no radars of {nation!r}; nations with radars: {known}", param_hint="--nation"
+        )
+    try:
+        alts = [float(a) for a in altitudes_km.split(",") if a.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{altitudes_km!r} is not a list of numbers", param_hint="--altitudes-km"
+        ) from exc
+    draw_coverage(radars, alts, png, title=f"{nation} radar coverage")
+    console.print(f"coverage of {len(radars)} {nation} radars at {alts} km written to {png}")
+
+
+@sensors_app.command("timeline")
+def sensors_timeline(
+    event_id: Annotated[str, typer.Argument(help="library event id")],
+    seed: Annotated[int, typer.Option(help="seed of every random draw")] = 2017,
+    network: Annotated[Path | None, typer.Option(help="network TOML")] = None,
+    json_flag: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """For each sensor and object: when it came into view and was first and last detected."""
+    net = load_network(network) if network else load_default_network()
+    flight = fly_event(load_library().get(event_id))
+    suite = SensorSuite(
+        flight.trajectory, list(net.radar), list(net.infrared), np.random.default_rng(seed)
+    )
+    rows = suite.run()
+    if json_flag:
+        sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in rows]) + "\n")
+        return
+    console.print(BANNER)
+    table = Table(title=f"Who saw {event_id}, seconds after launch")
+    for col in (
+        "nation",
+        "sensor",
+        "kind",
+        "object",
+        "in view",
+        "first detected",
+        "last detected",
+        "reports",
+    ):
+        table.add_column(col)
+    rows.sort(key=lambda r: (r.first_detected_s is None, r.first_detected_s or 0.0))
+    for r in rows:
+        table.add_row(
+            r.nation,
+            r.sensor_id,
+            r.sensor_kind,
+            r.object,
+            _t(r.first_visible_s),
+            _t(r.first_detected_s),
+            _t(r.last_detected_s),
+            str(r.detections),
+        )
+    console.print(table)
+
+
+def _t(x: float | None) -> str:
+    return "-" if x is None else f"T+{x:.0f}"
 
 
 @audit_app.command("verify")

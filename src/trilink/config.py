@@ -16,6 +16,7 @@ import msgspec
 
 from trilink._tomlfile import config_error, parse_toml, read_config_text
 from trilink.errors import ConfigError
+from trilink.sensors.infrared import InfraredSatellite
 from trilink.sensors.radar import Radar
 
 __all__ = [
@@ -55,15 +56,38 @@ class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     nations: list[str]
     links: list[tuple[str, str]]
     radar: list[Radar] = msgspec.field(default_factory=list)
+    infrared: list[InfraredSatellite] = msgspec.field(default_factory=list)
+
+    def with_ships(self, positions: dict[str, tuple[float, float]]) -> NetworkConfig:
+        """The network with ships moved for a scenario (``{radar id: (lat, lon)}``)."""
+        ships = {r.id: r for r in self.radar if r.platform == "ship"}
+        for ship_id in positions:
+            if ship_id not in ships:
+                raise ConfigError(
+                    f"no ship radar {ship_id!r} in the network",
+                    field="radar",
+                    fix=f"use one of the ship radars: {sorted(ships)}",
+                )
+        moved = [r.moved(*positions[r.id]) if r.id in positions else r for r in self.radar]
+        return msgspec.structs.replace(self, radar=moved)
 
 
 _TOP_FIELDS: Final = tuple(f.encode_name for f in msgspec.structs.fields(NetworkConfig))
 _RADAR_FIELDS: Final = tuple(f.encode_name for f in msgspec.structs.fields(Radar))
+_IR_FIELDS: Final = tuple(f.encode_name for f in msgspec.structs.fields(InfraredSatellite))
 _WRITE: Final = {
     "format": f"`format = {NETWORK_FORMAT}` at the top of the file",
     "nations": 'the ISO alpha-3 codes of the nodes, e.g. `nations = ["JPN", "KOR", "USA"]`',
     "links": 'pairs of linked nations, e.g. `links = [["KOR", "USA"], ["USA", "JPN"]]`',
 }
+
+
+def _known_fields(path: str) -> tuple[str, ...]:
+    if path.startswith("radar"):
+        return _RADAR_FIELDS
+    if path.startswith("infrared"):
+        return _IR_FIELDS
+    return _TOP_FIELDS
 
 
 def parse_network(text: str, *, source: str) -> NetworkConfig:
@@ -75,7 +99,7 @@ def parse_network(text: str, *, source: str) -> NetworkConfig:
         raise config_error(
             exc,
             source=source,
-            known_fields=lambda path: _RADAR_FIELDS if path.startswith("radar") else _TOP_FIELDS,
+            known_fields=_known_fields,
             how_to_write=_WRITE,
             default_fix="see the commented default network file, trilink/data/network.toml",
         ) from exc
@@ -86,14 +110,29 @@ def parse_network(text: str, *, source: str) -> NetworkConfig:
             field="format",
             fix=f"write {_WRITE['format']}",
         )
-    for i, r in enumerate(net.radar):
-        if r.nation not in net.nations:
-            raise ConfigError(
-                f"radar {r.id!r} belongs to {r.nation}, not a nation of the network",
-                file=source,
-                field=f"radar[{i}].nation",
-                fix=f"use one of {net.nations} or add {r.nation} to `nations`",
-            )
+    sensors: list[tuple[str, Radar | InfraredSatellite]] = [
+        *(("radar", r) for r in net.radar),
+        *(("infrared", s) for s in net.infrared),
+    ]
+    seen: set[str] = set()
+    for table in ("radar", "infrared"):
+        for i, sensor in enumerate(x for t, x in sensors if t == table):
+            if sensor.nation not in net.nations:
+                raise ConfigError(
+                    f"{table} {sensor.id!r} belongs to {sensor.nation}, not a nation of the "
+                    "network",
+                    file=source,
+                    field=f"{table}[{i}].nation",
+                    fix=f"use one of {net.nations} or add {sensor.nation} to `nations`",
+                )
+            if sensor.id in seen:
+                raise ConfigError(
+                    f"sensor id {sensor.id!r} is used twice",
+                    file=source,
+                    field=f"{table}[{i}].id",
+                    fix="give every sensor its own id",
+                )
+            seen.add(sensor.id)
     return net
 
 

@@ -21,7 +21,7 @@ from trilink.alerting.summary import Summary, truth_summary
 from trilink.alerting.warnings import WarningCenter
 from trilink.config import NetworkConfig, load_default_network
 from trilink.fusion.picture import Picture
-from trilink.sensors.signatures import kind_of, rcs_m2
+from trilink.sensors.suite import SensorSuite, Sighting
 from trilink.sharing.agreements import AgreementSet, load_default_agreements
 from trilink.sharing.audit import AuditLog
 from trilink.sharing.crypto import KeyStore, Verifier
@@ -83,7 +83,7 @@ class RunResult:
     keys_dir: Path
     centers: dict[str, WarningCenter] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
-    sensor_timeline: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    sightings: list[Sighting] = field(default_factory=list)
     wall_s: float = 0.0
 
     def to_json(self) -> dict[str, object]:
@@ -169,27 +169,19 @@ async def run_event(
     first_det: dict[str, float | None] = dict.fromkeys(net.nations)
     confirmed: set[str] = set()
     end = max(b.impact_s for b in traj.bodies) + 5.0
-    timeline: dict[str, dict[str, list[float]]] = {}
+    suite = SensorSuite(traj, list(net.radar), list(net.infrared), rng)
+    ir_seen: set[str] = set()
     t_rel = 0.0
     try:
         while t_rel <= end:
             t = t_launch + t_rel
             await clock.advance_to(t)
-            ids, truth = traj.active(t_rel)
-            kinds = [kind_of(name, t_rel, traj.burnout_s) for name in ids]
-            for radar in net.radar:
-                if t_rel % radar.scan_period_s > 1e-9:
-                    continue
-                los = truth[:, :3] - radar.ecef_m
-                los /= np.maximum(np.linalg.norm(los, axis=1), 1.0)[:, None]
-                rcs = rcs_m2(kinds, los, truth[:, 3:])
-                dets = radar.observe(t, truth[:, :3], truth[:, 3:], rcs, ids, rng)
-                for d in dets:
-                    if d.truth_id is not None:
-                        span = timeline.setdefault(radar.id, {}).setdefault(
-                            d.truth_id, [t_rel, t_rel]
-                        )
-                        span[1] = t_rel
+            tick = suite.tick(t_rel)
+            for sat, reports in tick.infrared:
+                if reports and sat.nation not in ir_seen:
+                    ir_seen.add(sat.nation)
+                    emit(sat.nation, f"space infrared: boosting missile seen by {sat.id}")
+            for radar, dets in tick.radar:
                 n = radar.nation
                 if first_det[n] is None and any(not d.false_alarm for d in dets):
                     first_det[n] = t_rel
@@ -233,7 +225,7 @@ async def run_event(
         keys_dir=data_dir / "keys",
         centers=centers,
         nodes=nodes,
-        sensor_timeline=timeline,
+        sightings=sorted(suite.sightings.values(), key=lambda x: (x.sensor_id, x.object)),
         wall_s=time.perf_counter() - wall0,
     )
     return result

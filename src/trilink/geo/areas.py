@@ -37,6 +37,7 @@ __all__ = [
     "EezCheck",
     "EezVerdict",
     "in_japan_eez",
+    "area_outlines",
     "japan_eez_check",
     "japan_land_overflown",
     "prefectures_overflown",
@@ -136,6 +137,23 @@ def prefectures_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tup
     Only each prefecture's main area counts (its outlying islands are not in the data).
     """
     return _first_crossings(_prefectures(), lat_deg, lon_deg, "prefectures_overflown")
+
+
+def area_outlines() -> dict[str, list[npt.NDArray[np.float64]]]:
+    """Outlines to draw on maps: rings of (lon, lat) degrees for the land of Japan and the
+    Koreas and for Japan's EEZ (its 200 NM boundary)."""
+    out: dict[str, list[npt.NDArray[np.float64]]] = {}
+    land = _land()
+    for name, groups in (("Japan", land.japan), ("Koreas", land.koreas)):
+        rings: list[npt.NDArray[np.float64]] = []
+        for _, geometry in groups:
+            for part in shapely.get_parts(geometry):
+                if part.geom_type == "Polygon":
+                    ring = shapely.get_exterior_ring(part)
+                    rings.append(np.asarray(shapely.get_coordinates(ring), dtype=np.float64))
+        out[name] = rings
+    out["Japan EEZ"] = list(_eez().boundary_rings)
+    return out
 
 
 def _first_crossings(
