@@ -71,12 +71,18 @@ def demo(
     agreements: Annotated[
         Path | None, typer.Option(help="agreements TOML (default: the shipped 2023 hub)")
     ] = None,
+    ship: Annotated[
+        list[str] | None,
+        typer.Option(help="place a ship radar for this run: ID=LAT,LON (repeatable)"),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no live timeline")] = False,
 ) -> None:
     """Run one launch through world → sensors → tracking → sharing → fusion → warnings."""
     lib = load_library()
     ev = lib.get(event)
     net = load_network(network) if network else load_default_network()
+    if ship:
+        net = net.with_ships(dict(_ship(s) for s in ship))
     agr = load_agreements(agreements) if agreements else load_default_agreements()
     console.print(BANNER)
     console.print(
@@ -99,6 +105,15 @@ def demo(
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
         console.print(f"results written to {json_out}")
+
+
+def _ship(text: str) -> tuple[str, tuple[float, float]]:
+    try:
+        ship_id, where = text.split("=")
+        lat, lon = (float(x) for x in where.split(","))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not ID=LAT,LON", param_hint="--ship") from exc
+    return ship_id, (lat, lon)
 
 
 def _print_summaries(result: RunResult) -> None:

@@ -40,11 +40,12 @@ def _sigma_points(x: Array, p: Array) -> tuple[Array, Array]:
 
 def ground_track(path_ecef: Array, *, max_spacing_m: float = 5000.0) -> tuple[Array, Array]:
     """Latitude and longitude (degrees) along a path, densified to ``max_spacing_m``."""
-    pts = [path_ecef[0]]
-    for a, b in zip(path_ecef[:-1], path_ecef[1:], strict=True):
-        k = max(1, int(math.ceil(float(np.linalg.norm(b - a)) / max_spacing_m)))
-        pts.extend(a + (b - a) * (i / k) for i in range(1, k + 1))
-    lat, lon, _ = ecef_to_geodetic(np.asarray(pts))
+    a, b = path_ecef[:-1], path_ecef[1:]
+    k = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / max_spacing_m)).astype(int)
+    seg = np.repeat(np.arange(a.shape[0]), k)
+    frac = (np.arange(seg.size) - np.repeat(np.cumsum(k) - k, k) + 1) / np.repeat(k, k)
+    pts = np.vstack([path_ecef[:1], a[seg] + (b - a)[seg] * frac[:, None]])
+    lat, lon, _ = ecef_to_geodetic(pts)
     return lat, lon
 
 

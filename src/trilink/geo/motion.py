@@ -20,8 +20,9 @@ __all__ = ["GroundCrossing", "propagate", "propagate_to_ground", "rk4_step"]
 Array = NDArray[np.float64]
 
 
-def rk4_step(x: Array, dt: float, accel: Array | None = None) -> Array:
-    """One RK4 step of states ``x`` (..., 6) [r, v] over ``dt`` seconds.
+def rk4_step(x: Array, dt: float | Array, accel: Array | None = None) -> Array:
+    """One RK4 step of states ``x`` (..., 6) [r, v] over ``dt`` seconds (a scalar, or one
+    step per state as an (..., 1) array).
 
     ``accel`` (..., 3) is an extra acceleration held constant over the step (thrust).
     """
@@ -88,10 +89,11 @@ def propagate_to_ground(
         alt = altitude_m(nxt[:, :3])
         max_alt = np.maximum(max_alt, np.where(done, max_alt, alt))
         crossed = (~done) & (alt <= 0.0) & (prev_alt > 0.0)
-        for i in np.flatnonzero(crossed):
-            tau = _refine_crossing(cur[i], step_s)
-            dt_hit[i] = t + tau
-            hit[i] = rk4_step(cur[i], tau)
+        if np.any(crossed):
+            rows = np.flatnonzero(crossed)
+            tau = _refine_crossings(cur[rows], step_s)
+            dt_hit[rows] = t + tau
+            hit[rows] = rk4_step(cur[rows], tau[:, None])
         done |= crossed
         if not done[0]:
             path.append(nxt[0, :3].copy())
@@ -102,13 +104,14 @@ def propagate_to_ground(
     return GroundCrossing(dt_s=dt_hit, state=hit, path_ecef=np.asarray(path), max_alt_m=max_alt)
 
 
-def _refine_crossing(x: Array, step_s: float) -> float:
-    """Time within a step at which state ``x`` reaches altitude 0 (bisection, ~1 ms)."""
-    lo, hi = 0.0, step_s
+def _refine_crossings(x: Array, step_s: float) -> Array:
+    """Times within a step at which states ``x`` (M, 6) reach altitude 0: bisection, all
+    states at once."""
+    lo = np.zeros(x.shape[0])
+    hi = np.full(x.shape[0], step_s)
     for _ in range(30):
         mid = 0.5 * (lo + hi)
-        if float(altitude_m(rk4_step(x, mid)[:3])) > 0.0:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
+        above = altitude_m(rk4_step(x, mid[:, None])[:, :3]) > 0.0
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return np.asarray(0.5 * (lo + hi), dtype=np.float64)
