@@ -181,12 +181,18 @@ async def run_event(
                 if reports and sat.nation not in ir_seen:
                     ir_seen.add(sat.nation)
                     emit(sat.nation, f"space infrared: boosting missile seen by {sat.id}")
+            # Each nation reports each of its tracks once per tick (1 Hz), at its latest
+            # state, however many of its radars updated it in the tick.
+            latest: dict[str, dict[str, Track]] = {n: {} for n in net.nations}
             for radar, dets in tick.radar:
                 n = radar.nation
                 if first_det[n] is None and any(not d.false_alarm for d in dets):
                     first_det[n] = t_rel
                     emit(n, f"first detection by {radar.id}")
                 for trk in trackers[n].process(t, dets, covers=radar.in_coverage):
+                    latest[n][trk.track_id] = trk
+            for n, updated in latest.items():
+                for trk in updated.values():
                     if trk.track_id not in confirmed:
                         confirmed.add(trk.track_id)
                         emit(n, f"track {trk.track_id} confirmed")

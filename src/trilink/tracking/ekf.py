@@ -1,10 +1,14 @@
-"""Extended Kalman filter over ECEF states for ballistic missiles.
+"""Extended Kalman filter over ECEF states for ballistic missiles, batched over tracks.
 
 State ``x = [r, v, a]`` (9): position, velocity and the non-gravitational (thrust)
 acceleration, all ECEF. Motion: gravity with J2, Coriolis and centrifugal terms
 (:mod:`trilink.geo.motion`) plus ``a``, which follows a random walk (white jerk) while the
-target may be boosting; a ballistic track fixes ``a = 0``. Measurements are radar
-range, azimuth, elevation and range-rate (:class:`trilink.types.Detection`).
+target may be boosting; a ballistic track fixes ``a = 0``. Measurements are radar range,
+azimuth, elevation and range-rate (:class:`trilink.types.Detection`).
+
+Every step exists in a batched form working on ``(N, 9)`` states and ``(N, 9, 9)``
+covariances at once (the national tracker's hot path); the single-track functions are
+thin wrappers over them.
 """
 
 from __future__ import annotations
@@ -16,11 +20,23 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.geo.earth import EARTH_RATE_RAD_S, enu_rotation, gravity_gradient
+from trilink.geo.earth import EARTH_RATE_RAD_S, GM_M3_S2, enu_rotation
 from trilink.geo.motion import rk4_step
 from trilink.types import Detection
 
-__all__ = ["GATE_CHI2_4DOF", "Innovation", "initial_state", "innovation", "predict", "update"]
+__all__ = [
+    "GATE_CHI2_4DOF",
+    "Innovation",
+    "initial_state",
+    "initial_states",
+    "innovation",
+    "measure_batch",
+    "predict",
+    "predict_batch",
+    "update",
+    "update_batch",
+    "wrap_innovation",
+]
 
 Array = NDArray[np.float64]
 
@@ -28,62 +44,161 @@ GATE_CHI2_4DOF: Final = 18.47  # 99.9 % of chi-square with 4 degrees of freedom
 _CORIOLIS: Final = -2.0 * np.array(
     [[0.0, -EARTH_RATE_RAD_S, 0.0], [EARTH_RATE_RAD_S, 0.0, 0.0], [0.0, 0.0, 0.0]]
 )
+_I9: Final = np.eye(9)
 
 
-def predict(x: Array, p: Array, dt: float, *, q_jerk: float, q_accel: float) -> tuple[Array, Array]:
-    """Predict state (9) and covariance (9×9) by ``dt`` seconds.
+def _gravity_gradients(r: Array) -> Array:
+    """Point-mass gravity gradient plus the centrifugal term, (N, 3, 3)."""
+    rn = np.linalg.norm(r, axis=1)
+    u = r / rn[:, None]
+    grad = (GM_M3_S2 / rn**3)[:, None, None] * (3.0 * u[:, :, None] * u[:, None, :] - np.eye(3))
+    grad[:, 0, 0] += EARTH_RATE_RAD_S**2
+    grad[:, 1, 1] += EARTH_RATE_RAD_S**2
+    return np.asarray(grad, dtype=np.float64)
+
+
+def _process_noise(dt: Array, q_jerk: Array, q_accel: Array) -> Array:
+    """Discrete process noise (N, 9, 9) for steps ``dt`` (N,)."""
+    d1, d2, d3, d4, d5 = dt, dt**2, dt**3, dt**4, dt**5
+    n = dt.size
+    q = np.zeros((n, 9, 9))
+    blocks = [[d5 / 20, d4 / 8, d3 / 6], [d4 / 8, d3 / 3, d2 / 2], [d3 / 6, d2 / 2, d1]]
+    for i in range(3):
+        for j in range(3):
+            coeff = q_jerk * blocks[i][j]
+            for k in range(3):
+                q[:, 3 * i + k, 3 * j + k] = coeff
+    acc = [[d3 / 3, d2 / 2], [d2 / 2, d1]]
+    for i in range(2):
+        for j in range(2):
+            for k in range(3):
+                q[:, 3 * i + k, 3 * j + k] += q_accel * acc[i][j]
+    return q
+
+
+def predict_batch(
+    x: Array, p: Array, dt: Array, *, q_jerk: Array | float, q_accel: Array | float
+) -> tuple[Array, Array]:
+    """Predict states (N, 9) and covariances (N, 9, 9) by ``dt`` (N,) seconds each.
 
     ``q_jerk`` (m²/s⁵) drives the thrust acceleration's random walk (0 when ballistic);
     ``q_accel`` (m²/s³) is white acceleration noise for unmodelled forces.
     """
+    dt = np.asarray(dt, dtype=np.float64)
+    x_new = x.copy()
+    x_new[:, :6] = rk4_step(x[:, :6], dt[:, None], x[:, 6:9])
+    n = x.shape[0]
+    a = np.zeros((n, 9, 9))
+    a[:, 0:3, 3:6] = np.eye(3)
+    a[:, 3:6, 0:3] = _gravity_gradients(x[:, :3])
+    a[:, 3:6, 3:6] = _CORIOLIS
+    a[:, 3:6, 6:9] = np.eye(3)
+    adt = a * dt[:, None, None]
+    adt2 = adt @ adt
+    f = _I9 + adt + 0.5 * adt2 + adt2 @ adt / 6.0
+    qj = np.broadcast_to(np.asarray(q_jerk, dtype=np.float64), (n,))
+    qa = np.broadcast_to(np.asarray(q_accel, dtype=np.float64), (n,))
+    q = _process_noise(np.abs(dt), qj, qa)
+    p_new = f @ p @ np.swapaxes(f, 1, 2) + q
+    return x_new, 0.5 * (p_new + np.swapaxes(p_new, 1, 2))
+
+
+def measure_batch(x: Array, sensor_ecef: Array, rot: Array) -> tuple[Array, Array]:
+    """Predicted measurements (N, 4) and Jacobians (N, 4, 9) of states (N, 9) seen from a
+    sensor at ``sensor_ecef`` whose ECEF→ENU rotation is ``rot``."""
+    d = x[:, :3] - sensor_ecef
+    enu = d @ rot.T
+    e, nn, u = enu[:, 0], enu[:, 1], enu[:, 2]
+    rho = np.linalg.norm(enu, axis=1)
+    hor2 = np.maximum(e * e + nn * nn, 1e-6)  # guard the zenith, where azimuth is undefined
+    hor = np.sqrt(hor2)
+    rr = np.einsum("ij,ij->i", d, x[:, 3:6]) / rho
+    z = np.stack(
+        [rho, np.mod(np.arctan2(e, nn), 2.0 * math.pi), np.arcsin(np.clip(u / rho, -1, 1)), rr],
+        axis=1,
+    )
+    h = np.zeros((x.shape[0], 4, 9))
+    h[:, 0, 0:3] = d / rho[:, None]
+    h[:, 1, 0:3] = (np.stack([nn, -e, np.zeros_like(e)], axis=1) / hor2[:, None]) @ rot
+    h[:, 2, 0:3] = (np.stack([-e * u, -nn * u, hor2], axis=1) / (rho * rho * hor)[:, None]) @ rot
+    h[:, 3, 0:3] = (x[:, 3:6] - (rr / rho)[:, None] * d) / rho[:, None]
+    h[:, 3, 3:6] = d / rho[:, None]
+    return z, h
+
+
+def update_batch(x: Array, p: Array, y: Array, s: Array, h: Array, r: Array) -> tuple[Array, Array]:
+    """Kalman updates in Joseph form for innovations ``y`` (N, 4) with covariances ``s``
+    (N, 4, 4), Jacobians ``h`` (N, 4, 9) and measurement noise ``r`` (N, 4, 4)."""
+    k = np.swapaxes(np.linalg.solve(s, h @ p), 1, 2)
+    x_new = x + np.einsum("nij,nj->ni", k, y)
+    i_kh = _I9 - k @ h
+    p_new = i_kh @ p @ np.swapaxes(i_kh, 1, 2) + k @ r @ np.swapaxes(k, 1, 2)
+    return x_new, 0.5 * (p_new + np.swapaxes(p_new, 1, 2))
+
+
+def wrap_innovation(z: Array, z_pred: Array) -> Array:
+    """Measurement minus prediction with the azimuth wrapped to [-π, π)."""
+    y = z - z_pred
+    y[..., 1] = (y[..., 1] + math.pi) % (2.0 * math.pi) - math.pi
+    return y
+
+
+def initial_states(
+    z: Array,
+    sigma: Array,
+    sensor_ecef: Array,
+    rot: Array,
+    *,
+    sigma_speed_mps: float,
+    sigma_accel_mps2: float,
+) -> tuple[Array, Array]:
+    """States (K, 9) and covariances (K, 9, 9) from single detections ``z`` (K, 4): position
+    from the polar measurement, radial velocity from the range-rate, the rest uncertain."""
+    rho, az, el = z[:, 0], z[:, 1], z[:, 2]
+    ce, se, ca, sa = np.cos(el), np.sin(el), np.cos(az), np.sin(az)
+    enu = rho[:, None] * np.stack([ce * sa, ce * ca, se], axis=1)
+    jac = np.zeros((z.shape[0], 3, 3))
+    jac[:, 0] = np.stack([ce * sa, rho * ce * ca, -rho * se * sa], axis=1)
+    jac[:, 1] = np.stack([ce * ca, -rho * ce * sa, -rho * se * ca], axis=1)
+    jac[:, 2] = np.stack([se, np.zeros_like(se), rho * ce], axis=1)
+    rot_t = rot.T
+    cov_polar = np.zeros((z.shape[0], 3, 3))
+    for i in range(3):
+        cov_polar[:, i, i] = sigma[:, i] ** 2
+    j_ecef = rot_t @ jac
+    p_pos = j_ecef @ cov_polar @ np.swapaxes(j_ecef, 1, 2)
+    los = (enu / rho[:, None]) @ rot
+    outer = los[:, :, None] * los[:, None, :]
+    p_vel = sigma_speed_mps**2 * (np.eye(3) - outer) + (sigma[:, 3] ** 2)[:, None, None] * outer
+    x = np.zeros((z.shape[0], 9))
+    x[:, :3] = sensor_ecef + enu @ rot
+    x[:, 3:6] = z[:, 3:4] * los
+    p = np.zeros((z.shape[0], 9, 9))
+    p[:, :3, :3] = p_pos
+    p[:, 3:6, 3:6] = p_vel
+    p[:, 6:9, 6:9] = sigma_accel_mps2**2 * np.eye(3)
+    return x, 0.5 * (p + np.swapaxes(p, 1, 2))
+
+
+# -- single-track wrappers -------------------------------------------------------------------
+
+
+def predict(x: Array, p: Array, dt: float, *, q_jerk: float, q_accel: float) -> tuple[Array, Array]:
+    """Predict one state (9) and covariance (9×9) by ``dt`` seconds."""
     if dt == 0.0:
         return x, p
-    x_new = x.copy()
-    x_new[:6] = rk4_step(x[:6], dt, x[6:9])
-    a = np.zeros((9, 9))
-    a[0:3, 3:6] = np.eye(3)
-    a[3:6, 0:3] = gravity_gradient(x[:3])
-    a[3:6, 3:6] = _CORIOLIS
-    a[3:6, 6:9] = np.eye(3)
-    adt = a * dt
-    f = np.eye(9) + adt + 0.5 * adt @ adt + adt @ adt @ adt / 6.0
-    q = _process_noise(abs(dt), q_jerk, q_accel)
-    p_new = f @ p @ f.T + q
-    return x_new, 0.5 * (p_new + p_new.T)
+    xs, ps = predict_batch(x[None], p[None], np.array([dt]), q_jerk=q_jerk, q_accel=q_accel)
+    return xs[0], ps[0]
 
 
-def _process_noise(dt: float, q_jerk: float, q_accel: float) -> Array:
-    i3 = np.eye(3)
-    d2, d3, d4, d5 = dt**2, dt**3, dt**4, dt**5
-    jerk = np.block(
-        [
-            [d5 / 20 * i3, d4 / 8 * i3, d3 / 6 * i3],
-            [d4 / 8 * i3, d3 / 3 * i3, d2 / 2 * i3],
-            [d3 / 6 * i3, d2 / 2 * i3, dt * i3],
-        ]
-    )
-    q = q_jerk * jerk
-    q[:6, :6] += q_accel * np.block([[d3 / 3 * i3, d2 / 2 * i3], [d2 / 2 * i3, dt * i3]])
-    return q
+def _rot(det: Detection) -> Array:
+    return enu_rotation(det.sensor_lat_rad, det.sensor_lon_rad)
 
 
 def _measure(x: Array, det: Detection) -> tuple[Array, Array]:
-    """Predicted measurement h(x) and its Jacobian H (4×9)."""
-    rot = enu_rotation(det.sensor_lat_rad, det.sensor_lon_rad)
-    d = x[:3] - det.sensor_ecef_m
-    e, n, u = rot @ d
-    rho = math.sqrt(e * e + n * n + u * u)
-    hor2 = max(e * e + n * n, 1e-6)  # guard the zenith, where azimuth is undefined
-    hor = math.sqrt(hor2)
-    rr = float(d @ x[3:6]) / rho
-    z = np.array([rho, math.atan2(e, n) % (2.0 * math.pi), math.asin(u / rho), rr])
-    h = np.zeros((4, 9))
-    h[0, 0:3] = d / rho
-    h[1, 0:3] = np.array([n, -e, 0.0]) / hor2 @ rot
-    h[2, 0:3] = np.array([-e * u, -n * u, hor2]) / (rho * rho * hor) @ rot
-    h[3, 0:3] = (x[3:6] - rr * d / rho) / rho
-    h[3, 3:6] = d / rho
-    return z, h
+    """Predicted measurement h(x) and its Jacobian H (4×9) for one detection's sensor."""
+    z, h = measure_batch(x[None], det.sensor_ecef_m, _rot(det))
+    return z[0], h[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +214,7 @@ class Innovation:
 
 def innovation(x: Array, p: Array, det: Detection) -> Innovation:
     z_pred, h = _measure(x, det)
-    y = det.z - z_pred
-    y[1] = (y[1] + math.pi) % (2.0 * math.pi) - math.pi
+    y = wrap_innovation(det.z, z_pred)
     r = np.diag(det.sigma**2)
     s = h @ p @ h.T + r
     d2 = float(y @ np.linalg.solve(s, y))
@@ -109,39 +223,20 @@ def innovation(x: Array, p: Array, det: Detection) -> Innovation:
 
 def update(x: Array, p: Array, inn: Innovation) -> tuple[Array, Array]:
     """Kalman update in Joseph form (keeps P symmetric positive definite)."""
-    k = np.linalg.solve(inn.s, inn.h @ p).T
-    x_new = x + k @ inn.y
-    i_kh = np.eye(9) - k @ inn.h
-    p_new = i_kh @ p @ i_kh.T + k @ inn.r @ k.T
-    return x_new, 0.5 * (p_new + p_new.T)
+    xs, ps = update_batch(x[None], p[None], inn.y[None], inn.s[None], inn.h[None], inn.r[None])
+    return xs[0], ps[0]
 
 
 def initial_state(
     det: Detection, *, sigma_speed_mps: float, sigma_accel_mps2: float
 ) -> tuple[Array, Array]:
-    """A state and covariance from one detection: position from the polar measurement,
-    radial velocity from the range-rate, the rest uncertain."""
-    rot_t = enu_rotation(det.sensor_lat_rad, det.sensor_lon_rad).T
-    rho, az, el = det.range_m, det.azimuth_rad, det.elevation_rad
-    ce, se, ca, sa = math.cos(el), math.sin(el), math.cos(az), math.sin(az)
-    enu = rho * np.array([ce * sa, ce * ca, se])
-    jac = np.array(
-        [
-            [ce * sa, rho * ce * ca, -rho * se * sa],
-            [ce * ca, -rho * ce * sa, -rho * se * ca],
-            [se, 0.0, rho * ce],
-        ]
+    """A state and covariance from one detection."""
+    xs, ps = initial_states(
+        det.z[None],
+        det.sigma[None],
+        det.sensor_ecef_m,
+        _rot(det),
+        sigma_speed_mps=sigma_speed_mps,
+        sigma_accel_mps2=sigma_accel_mps2,
     )
-    p_pos = rot_t @ jac @ np.diag(det.sigma[:3] ** 2) @ jac.T @ rot_t.T
-    los = rot_t @ (enu / rho)
-    p_vel = sigma_speed_mps**2 * (np.eye(3) - np.outer(los, los)) + det.sigma[3] ** 2 * np.outer(
-        los, los
-    )
-    x = np.zeros(9)
-    x[:3] = det.sensor_ecef_m + rot_t @ enu
-    x[3:6] = det.range_rate_mps * los
-    p = np.zeros((9, 9))
-    p[:3, :3] = p_pos
-    p[3:6, 3:6] = p_vel
-    p[6:9, 6:9] = sigma_accel_mps2**2 * np.eye(3)
-    return x, 0.5 * (p + p.T)
+    return xs[0], ps[0]
