@@ -1,0 +1,110 @@
+"""The batched tracker: gating, assignment and many targets at once."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trilink.geo.earth import enu_rotation, geodetic_to_ecef
+from trilink.geo.motion import propagate
+from trilink.tracking import ekf
+from trilink.tracking.tracker import Tracker, _assign
+from trilink.types import DetectionBatch
+
+LAT, LON = 38.0, 138.4
+SENSOR = geodetic_to_ecef(LAT, LON, 0.0)
+ROT = enu_rotation(np.radians(LAT), np.radians(LON))
+SIGMA = np.array([20.0, 1e-3, 1e-3, 5.0])
+
+
+def _batch(
+    t_s: float, states: np.ndarray, rng: np.random.Generator, pd: float = 1.0, clutter: int = 0
+) -> DetectionBatch:
+    x9 = np.zeros((states.shape[0], 9))
+    x9[:, :6] = states
+    z, _ = ekf.measure_batch(x9, SENSOR, ROT)
+    keep = rng.random(z.shape[0]) < pd
+    z = z[keep] + rng.normal(0.0, 1.0, (int(keep.sum()), 4)) * SIGMA
+    if clutter:
+        fa = np.column_stack(
+            [
+                rng.uniform(3e5, 1.5e6, clutter),
+                rng.uniform(4.0, 5.5, clutter),
+                rng.uniform(0.05, 0.6, clutter),
+                rng.uniform(-3e3, 3e3, clutter),
+            ]
+        )
+        z = np.vstack([z, fa])
+    k = z.shape[0]
+    return DetectionBatch(
+        sensor_id="TST",
+        nation="JPN",
+        t_s=t_s,
+        sensor_ecef_m=SENSOR,
+        sensor_lat_rad=np.radians(LAT),
+        sensor_lon_rad=np.radians(LON),
+        z=z,
+        sigma=np.tile(SIGMA, (k, 1)),
+        truth_ids=[None] * k,
+        merged=np.ones(k, np.int64),
+        false_alarm=np.zeros(k, bool),
+    )
+
+
+def _targets(n: int, rng: np.random.Generator) -> np.ndarray:
+    lat = rng.uniform(39.0, 42.0, n)
+    lon = rng.uniform(130.0, 134.0, n)
+    r = geodetic_to_ecef(lat, lon, rng.uniform(150e3, 500e3, n))
+    east = np.cross([0.0, 0.0, 1.0], r)
+    east /= np.linalg.norm(east, axis=1)[:, None]
+    return np.hstack([r, east * rng.uniform(2e3, 4e3, n)[:, None]])
+
+
+def test_many_targets_are_all_tracked_with_clutter() -> None:
+    rng = np.random.default_rng(3)
+    truth = _targets(200, rng)
+    tracker = Tracker("JPN")
+    for k in range(12):
+        if k:
+            truth = propagate(truth, 1.0)
+        tracker.process_batch(_batch(1.0e9 + k, truth, rng, pd=0.9, clutter=20))
+    ids, pos = tracker.positions()  # at the last scan's time, like ``truth``
+    assert 190 <= len(ids) <= 215
+    assert len(set(ids)) == len(ids)
+    # Every truth has a confirmed track within 2 km (angle noise alone is ~1 km).
+    d = np.linalg.norm(truth[:, None, :3] - pos[None, :, :], axis=2)
+    assert np.all(d.min(axis=1) < 2_000.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_no_track_updates_with_a_detection_outside_its_gate(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    truth = _targets(8, rng)
+    tracker = Tracker("JPN")
+    for k in range(4):
+        tracker.process_batch(_batch(1.0e9 + k, truth, rng))
+        truth = propagate(truth, 1.0)
+    batch = _batch(
+        1.0e9 + 4, truth + rng.normal(0.0, 3e3, truth.shape) * [1, 1, 1, 0, 0, 0], rng, clutter=5
+    )
+    tracker._predict_all(batch.t_s)
+    tr = tracker._tr
+    z_pred, h = ekf.measure_batch(tr.x, SENSOR, ROT)
+    ti, di, d2 = tracker._gate(tr.p, h, z_pred, batch, ROT, np.arange(len(tr)))
+    at, ad = _assign(ti, di, d2)
+    assert len(set(at.tolist())) == at.size and len(set(ad.tolist())) == ad.size
+    for t_row, d_idx in zip(at, ad, strict=True):
+        det = batch.detections()[int(d_idx)]
+        inn = ekf.innovation(tr.x[t_row], tr.p[t_row], det)
+        assert inn.d2 < tracker.config.gate_chi2
+
+
+def test_assignment_is_optimal_within_a_cluster() -> None:
+    # Two tracks, two detections, crossed costs: the optimum is the anti-diagonal.
+    ti = np.array([0, 0, 1, 1])
+    di = np.array([0, 1, 0, 1])
+    cost = np.array([1.0, 2.0, 2.0, 10.0])
+    at, ad = _assign(ti, di, cost)
+    assert dict(zip(at.tolist(), ad.tolist(), strict=True)) == {0: 1, 1: 0}
