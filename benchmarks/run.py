@@ -129,9 +129,82 @@ def bench_chain() -> None:
     console.print(table)
 
 
+def bench_tracker_scale() -> None:
+    """1,000 ballistic objects scanned 10 times a second (10 radars' worth of scans): the
+    tracker's wall time per simulated second (target: faster than real time, one core)."""
+    from tracking_scenario import SIGMA, make_scenario
+
+    from trilink.geo.earth import enu_rotation
+    from trilink.geo.motion import propagate
+    from trilink.tracking import Tracker, ekf
+    from trilink.types import DetectionBatch
+
+    base = make_scenario(1000, 1, seed=3)
+    first = base.batches[0]
+    rot = enu_rotation(first.sensor_lat_rad, first.sensor_lon_rad)
+    truth = np.hstack([base.truth_positions[0], base.truth_velocities[0]])
+    rng = np.random.default_rng(4)
+    batches = []
+    seconds, per_second = 20, 10
+    for k in range(seconds * per_second):
+        x9 = np.zeros((truth.shape[0], 9))
+        x9[:, :6] = truth
+        z, _ = ekf.measure_batch(x9, first.sensor_ecef_m, rot)
+        seen = rng.random(z.shape[0]) < 0.9
+        z = z[seen] + rng.normal(0.0, 1.0, (int(seen.sum()), 4)) * SIGMA
+        n = z.shape[0]
+        batches.append(
+            DetectionBatch(
+                sensor_id=f"R{k % per_second}",
+                nation="JPN",
+                t_s=first.t_s + 0.1 * k,
+                sensor_ecef_m=first.sensor_ecef_m,
+                sensor_lat_rad=first.sensor_lat_rad,
+                sensor_lon_rad=first.sensor_lon_rad,
+                z=z,
+                sigma=np.tile(SIGMA, (n, 1)),
+                truth_ids=[None] * n,
+                merged=np.ones(n, np.int64),
+                false_alarm=np.zeros(n, bool),
+            )
+        )
+        truth = propagate(truth, 1.0 / per_second)
+    tracker = Tracker("JPN")
+    start = time.perf_counter()
+    for batch in batches:
+        tracker.process_batch(batch)
+    wall = time.perf_counter() - start
+    per_sim_s = wall / seconds
+    table = Table(title="tracker: 1,000 objects x 10 scans per second (target < 1 s per s)")
+    for col in (
+        "simulated",
+        "wall",
+        "per scan",
+        "wall per simulated s",
+        "x real time",
+        "confirmed tracks",
+    ):
+        table.add_column(col)
+    table.add_row(
+        f"{seconds} s",
+        f"{wall:.1f} s",
+        f"{1e3 * wall / len(batches):.1f} ms",
+        f"{per_sim_s:.3f} s",
+        f"{1.0 / per_sim_s:.1f}x",
+        f"{len(tracker.positions()[0])}",
+    )
+    console.print(table)
+
+
 def main() -> None:
+    import reentry
+    import tracking_vs_stonesoup
+
     bench_world()
     bench_sensors()
+    bench_tracker_scale()
+    tracking_vs_stonesoup.main(["--targets", "10", "50", "200", "1000", "--scans", "20"])
+    reentry.main(["--runs", "100"])
     bench_chain()
 
 

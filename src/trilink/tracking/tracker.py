@@ -284,7 +284,9 @@ class Tracker:
         y = ekf.wrap_innovation(batch.z[di], z_pred[ti_local])
         hp = h[ti_local] @ p[ti_local]
         s = hp @ np.swapaxes(h[ti_local], 1, 2)
-        s[:, np.arange(4), np.arange(4)] += batch.sigma[di] ** 2
+        s[:, np.arange(4), np.arange(4)] += _noise_variance(
+            batch.sigma[di], p[ti_local], batch.z[di]
+        )
         d2 = np.einsum("ni,ni->n", y, np.linalg.solve(s, y[:, :, None])[:, :, 0])
         keep = d2 < self.config.gate_chi2
         return rows[ti_local[keep]], di[keep], d2[keep]
@@ -307,7 +309,7 @@ class Tracker:
         hh = h if h.shape[0] == ti.size else h[ti]
         zp = z_pred if z_pred.shape[0] == ti.size else z_pred[ti]
         r = np.zeros((ti.size, 4, 4))
-        r[:, np.arange(4), np.arange(4)] = batch.sigma[di] ** 2
+        r[:, np.arange(4), np.arange(4)] = _noise_variance(batch.sigma[di], p0, batch.z[di])
         y = ekf.wrap_innovation(batch.z[di], zp)
         s = hh @ p0 @ np.swapaxes(hh, 1, 2) + r
         tr.x[ti], tr.p[ti] = ekf.update_batch(x0, p0, y, s, hh, r)
@@ -459,6 +461,19 @@ class Tracker:
             n_updates=int(tr.updates[i]),
             thrusting=not bool(tr.ballistic[i]),
         )
+
+
+def _noise_variance(sigma: Array, p: Array, z: Array) -> Array:
+    """Measurement variances (n, 4) plus the second-order error of the linearised range and
+    range-rate, which matters while the velocity is still poorly known (a young track):
+    an unknown cross-range velocity δv moves the range by |δv|² t² / 2ρ and the range-rate
+    by |δv|² t / ρ over t = 1 s, terms the EKF's Jacobian does not see."""
+    var_v = np.trace(p[:, 3:6, 3:6], axis1=1, axis2=2)
+    rho = np.maximum(z[:, 0], 1.0)
+    out = sigma**2
+    out[:, 0] += (0.5 * var_v / rho) ** 2
+    out[:, 3] += (var_v / rho) ** 2
+    return np.asarray(out, dtype=np.float64)
 
 
 def _popcount(v: NDArray[np.int64]) -> NDArray[np.int64]:
