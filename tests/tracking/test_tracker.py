@@ -99,14 +99,18 @@ def test_track_turns_ballistic_after_burnout(usa_run: Run) -> None:
     burnout = T_LAUNCH + usa_run.truth.burnout_s
     ballistic = [s.t_s for s in usa_run.snapshots if not s.thrusting]
     assert ballistic, "the track never turned ballistic"
+    # The IMM's ballistic model takes over within seconds of burn-out, not before it.
     assert min(ballistic) >= burnout
-    assert min(ballistic) < burnout + 120.0
-    # Once ballistic, it stays ballistic, with the thrust acceleration held at (about) zero.
+    assert min(ballistic) < burnout + 15.0
+    # Once ballistic, it stays ballistic, and the mixture's thrust acceleration is small
+    # (the boost model keeps a little probability, weighted by its own small estimate).
     after = [s for s in usa_run.snapshots if s.t_s >= min(ballistic)]
     assert all(not s.thrusting for s in after)
-    assert max(float(np.linalg.norm(s.state[6:9])) for s in after) < 1e-6
-    # Before burnout the track may still be thrusting.
+    assert max(float(np.linalg.norm(s.state[6:9])) for s in after[10:]) < 1.0
+    # Before burnout the track is thrusting.
     assert all(s.thrusting for s in usa_run.snapshots if s.t_s < burnout)
+    # One track throughout: no break at burn-out.
+    assert {s.track_id for s in usa_run.snapshots} == {"USA-T0001"}
 
 
 def test_false_alarms_alone_confirm_no_track() -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "measure_batch",
     "predict",
     "predict_batch",
+    "process_noise",
     "update",
     "update_batch",
     "wrap_innovation",
@@ -57,7 +58,7 @@ def _gravity_gradients(r: Array) -> Array:
     return np.asarray(grad, dtype=np.float64)
 
 
-def _process_noise(dt: Array, q_jerk: Array, q_accel: Array) -> Array:
+def process_noise(dt: Array, q_jerk: Array, q_accel: Array) -> Array:
     """Discrete process noise (N, 9, 9) for steps ``dt`` (N,)."""
     d1, d2, d3, d4, d5 = dt, dt**2, dt**3, dt**4, dt**5
     n = dt.size
@@ -98,7 +99,7 @@ def predict_batch(
     f = _I9 + adt + 0.5 * adt2 + adt2 @ adt / 6.0
     qj = np.broadcast_to(np.asarray(q_jerk, dtype=np.float64), (n,))
     qa = np.broadcast_to(np.asarray(q_accel, dtype=np.float64), (n,))
-    q = _process_noise(np.abs(dt), qj, qa)
+    q = process_noise(np.abs(dt), qj, qa)
     p_new = f @ p @ np.swapaxes(f, 1, 2) + q
     return x_new, 0.5 * (p_new + np.swapaxes(p_new, 1, 2))
 

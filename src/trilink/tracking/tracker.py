@@ -9,9 +9,13 @@ start tentative tracks from the rest, confirm M-of-N and delete after misses. No
 loop runs per track–detection pair.
 
 Track numbers are owned by the tracker instance (``JPN-T0001``) and given on confirmation.
-A boosting track carries its thrust acceleration as state; once its velocity has followed
-free flight for a while (tested against the state ``thrust_window_s`` earlier) it turns
-ballistic and the acceleration is fixed at 0.
+
+Each track runs an interacting multiple model (IMM) filter over two motion models: *boost*
+(the thrust acceleration is a state driven by white jerk) and *ballistic* (free flight:
+gravity with J2, Coriolis and centrifugal terms; the acceleration is held at 0). Every scan
+mixes the two by their Markov switching probabilities, predicts and updates each, and
+re-weighs them by their measurement likelihoods; the track's estimate is the mixture. A
+track is *thrusting* while the boost model is the more probable.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from trilink.geo.earth import altitude_m, enu_rotation
-from trilink.geo.motion import rk4_step
 from trilink.tracking import ekf
 from trilink.types import Detection, DetectionBatch, Track, TrackState
 
@@ -38,8 +41,8 @@ __all__ = ["Tracker", "TrackerConfig"]
 Array = NDArray[np.float64]
 Covers = Callable[[Array], NDArray[np.bool_]]
 THRUST_CHI2_3DOF: Final = 11.34  # 99 %: a velocity change distinguishable from zero
-_ANCHORS: Final = 6  # snapshots kept per track for the thrust test, >= 5 s apart
-_ANCHOR_SPACING_S: Final = 5.0
+_FROZEN_ACCEL_VAR: Final = 1e-12  # the ballistic model's acceleration: 0, held fixed
+_LOG_2PI: Final = math.log(2.0 * math.pi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +58,30 @@ class TrackerConfig:
     q_accel_ballistic: float = field(default=0.01, metadata={"doc": "same when ballistic"})
     sigma_speed_mps: float = field(default=3000.0, metadata={"doc": "initial speed 1-sigma"})
     sigma_accel_mps2: float = field(default=40.0, metadata={"doc": "initial thrust 1-sigma"})
-    ballistic_after: int = field(default=5, metadata={"doc": "coast verdicts to turn ballistic"})
-    thrust_window_s: float = field(default=20.0, metadata={"doc": "window of the thrust test"})
+    p_boost_to_ballistic: float = field(
+        default=0.05, metadata={"doc": "IMM switching probability per second, boost → coast"}
+    )
+    p_ballistic_to_boost: float = field(
+        default=0.005, metadata={"doc": "IMM switching probability per second, coast → boost"}
+    )
+    initial_boost_probability: float = field(
+        default=0.5, metadata={"doc": "IMM boost-model probability of a new track"}
+    )
     manoeuvre_inflation: float = field(
-        default=400.0, metadata={"doc": "process noise factor for a second gate try"}
+        default=400.0, metadata={"doc": "process-noise factor of the second gate try"}
     )
 
 
 @dataclass
 class _Tracks:
-    """All tracks as arrays (one row per track)."""
+    """All tracks as arrays (one row per track); ``x``/``p`` hold the IMM mixture, ``xm``,
+    ``pm`` and ``mu`` the two models (0 boost, 1 ballistic) and their probabilities."""
 
     x: Array
     p: Array
+    xm: Array  # (n, 2, 9)
+    pm: Array  # (n, 2, 9, 9)
+    mu: Array  # (n, 2)
     t: Array
     first_t: Array
     hits: NDArray[np.int64]  # bit i set: hit i opportunities ago
@@ -75,24 +89,24 @@ class _Tracks:
     misses: NDArray[np.int64]
     updates: NDArray[np.int64]
     number: NDArray[np.int64]  # 0 while tentative
-    ballistic: NDArray[np.bool_]
-    coast_run: NDArray[np.int64]
-    anchor_t: Array  # (n, _ANCHORS), nan where empty; column 0 newest
-    anchor_x: Array  # (n, _ANCHORS, 6)
-    anchor_pv: Array  # (n, _ANCHORS, 3, 3)
-    last_x: Array  # state, covariance and time of the last update (for the wider retry)
-    last_p: Array
-    last_t: Array
     sensors: list[set[str]]
 
     @classmethod
-    def new(cls, x: Array, p: Array, t_s: float, sensor: str | None) -> _Tracks:
+    def new(
+        cls, x: Array, p: Array, t_s: float, sensor: str | None, boost_probability: float
+    ) -> _Tracks:
         """Tentative tracks started at ``t_s`` from states (k, 9) and covariances."""
         k = x.shape[0]
         zi = np.zeros(k, np.int64)
-        return cls(
-            x=x,
-            p=p,
+        xm = np.stack([x, _ballistic_state(x)], axis=1)
+        pm = np.stack([p, _ballistic_covariance(p)], axis=1)
+        mu = np.tile([boost_probability, 1.0 - boost_probability], (k, 1))
+        out = cls(
+            x=x.copy(),
+            p=p.copy(),
+            xm=xm,
+            pm=pm,
+            mu=mu,
             t=np.full(k, t_s),
             first_t=np.full(k, t_s),
             hits=np.ones(k, np.int64),
@@ -100,20 +114,22 @@ class _Tracks:
             misses=zi.copy(),
             updates=np.ones(k, np.int64),
             number=zi.copy(),
-            ballistic=np.zeros(k, bool),
-            coast_run=zi.copy(),
-            anchor_t=np.full((k, _ANCHORS), np.nan),
-            anchor_x=np.zeros((k, _ANCHORS, 6)),
-            anchor_pv=np.zeros((k, _ANCHORS, 3, 3)),
-            last_x=x.copy(),
-            last_p=p.copy(),
-            last_t=np.full(k, t_s),
             sensors=[{sensor} if sensor else set() for _ in range(k)],
         )
+        out.combine(np.arange(k))
+        return out
 
     @classmethod
     def empty(cls) -> _Tracks:
-        return cls.new(np.zeros((0, 9)), np.zeros((0, 9, 9)), 0.0, None)
+        return cls.new(np.zeros((0, 9)), np.zeros((0, 9, 9)), 0.0, None, 0.5)
+
+    def combine(self, rows: NDArray[np.int64]) -> None:
+        """Set the mixture estimate of ``rows`` from their models."""
+        mu, xm, pm = self.mu[rows], self.xm[rows], self.pm[rows]
+        x = np.einsum("nj,nji->ni", mu, xm)
+        d = xm - x[:, None, :]
+        p = np.einsum("nj,njab->nab", mu, pm + d[:, :, :, None] * d[:, :, None, :])
+        self.x[rows], self.p[rows] = x, 0.5 * (p + np.swapaxes(p, 1, 2))
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -131,6 +147,9 @@ class _Tracks:
 _ARRAY_FIELDS: Final = (
     "x",
     "p",
+    "xm",
+    "pm",
+    "mu",
     "t",
     "first_t",
     "hits",
@@ -138,15 +157,21 @@ _ARRAY_FIELDS: Final = (
     "misses",
     "updates",
     "number",
-    "ballistic",
-    "coast_run",
-    "anchor_t",
-    "anchor_x",
-    "anchor_pv",
-    "last_x",
-    "last_p",
-    "last_t",
 )
+
+
+def _ballistic_state(x: Array) -> Array:
+    out = np.array(x, copy=True)
+    out[..., 6:9] = 0.0
+    return out
+
+
+def _ballistic_covariance(p: Array) -> Array:
+    out = np.array(p, copy=True)
+    out[..., 6:9, :] = 0.0
+    out[..., :, 6:9] = 0.0
+    out[..., 6:9, 6:9] = _FROZEN_ACCEL_VAR * np.eye(3)
+    return out
 
 
 class Tracker:
@@ -190,24 +215,23 @@ class Tracker:
 
     def process_batch(self, batch: DetectionBatch, *, covers: Covers | None = None) -> list[int]:
         """Take one scan as arrays; return the row indices of the tracks it updated."""
-        t_s = batch.t_s
-        self._predict_all(t_s)
+        self._predict_all(batch.t_s)
         tr = self._tr
         n, m = len(tr), len(batch)
         rot = enu_rotation(batch.sensor_lat_rad, batch.sensor_lon_rad)
         assigned_t = np.zeros(0, dtype=np.int64)
         assigned_d = np.zeros(0, dtype=np.int64)
         if n and m:
-            z_pred, h = ekf.measure_batch(tr.x, batch.sensor_ecef_m, rot)
-            ti, di, d2 = self._gate(tr.p, h, z_pred, batch, rot, np.arange(n))
+            ti, di, d2 = self._gate_models(batch, rot)
             bias = np.where(tr.number[ti] > 0, 0.0, 1.0)  # prefer confirmed tracks
             assigned_t, assigned_d = _assign(ti, di, d2 + bias)
-            self._update(assigned_t, assigned_d, z_pred, h, batch)
-            # A boosting confirmed track that missed may have changed thrust: retry wider.
-            free_t = np.setdiff1d(np.flatnonzero((tr.number > 0) & ~tr.ballistic), assigned_t)
+            self._update(assigned_t, assigned_d, batch, rot)
+            # A confirmed track that missed may have just changed thrust (burn-out, staging,
+            # a pull-up): give it a second, wider gate over the unused detections.
+            free_t = np.setdiff1d(np.flatnonzero(tr.number > 0), assigned_t)
             free_d = np.setdiff1d(np.arange(m), assigned_d)
             if free_t.size and free_d.size:
-                rt, rd = self._retry(free_t, free_d, batch, rot, t_s)
+                rt, rd = self._retry(free_t, free_d, batch, rot)
                 assigned_t = np.concatenate([assigned_t, rt])
                 assigned_d = np.concatenate([assigned_d, rd])
         hit = np.zeros(n, dtype=bool)
@@ -216,7 +240,6 @@ class Tracker:
         self._count(hit, seen & ~hit)
         for i in assigned_t:
             tr.sensors[i].add(batch.sensor_id)
-        self._thrust_logic(assigned_t, t_s)
         updated = assigned_t.tolist()
         unused = np.setdiff1d(np.arange(m), assigned_d)
         if unused.size:
@@ -245,19 +268,96 @@ class Tracker:
         return []
 
     def _predict_all(self, t_s: float) -> None:
-        tr = self._tr
+        """IMM mixing and prediction of every track to ``t_s``."""
+        tr, cfg = self._tr, self.config
         if not len(tr):
             return
-        dt = t_s - tr.t
-        move = dt != 0.0
-        if np.any(move):
-            cfg = self.config
-            qj = np.where(tr.ballistic[move], 0.0, cfg.q_jerk)
-            qa = np.where(tr.ballistic[move], cfg.q_accel_ballistic, cfg.q_accel)
-            tr.x[move], tr.p[move] = ekf.predict_batch(
-                tr.x[move], tr.p[move], dt[move], q_jerk=qj, q_accel=qa
-            )
-            tr.t[move] = t_s
+        rows = np.flatnonzero(tr.t != t_s)
+        if not rows.size:
+            return
+        dt = t_s - tr.t[rows]
+        adt = np.abs(dt)
+        a = 1.0 - (1.0 - cfg.p_boost_to_ballistic) ** adt
+        b = 1.0 - (1.0 - cfg.p_ballistic_to_boost) ** adt
+        pi = np.stack([np.stack([1.0 - a, a], axis=1), np.stack([b, 1.0 - b], axis=1)], axis=1)
+        mu = tr.mu[rows]
+        c = np.einsum("ni,nij->nj", mu, pi)
+        w = mu[:, :, None] * pi / np.maximum(c[:, None, :], 1e-300)  # w[n, i, j] = mu_{i|j}
+        xm, pm = tr.xm[rows], tr.pm[rows]
+        x0 = np.einsum("nij,nia->nja", w, xm)
+        d = xm[:, :, None, :] - x0[:, None, :, :]
+        p0 = np.einsum("nij,niab->njab", w, pm) + np.einsum("nij,nija,nijb->njab", w, d, d)
+        x0[:, 1] = _ballistic_state(x0[:, 1])
+        p0[:, 1] = _ballistic_covariance(p0[:, 1])
+        k = rows.size
+        qj = np.tile([cfg.q_jerk, 0.0], k)
+        qa = np.tile([cfg.q_accel, cfg.q_accel_ballistic], k)
+        xp, pp = ekf.predict_batch(
+            x0.reshape(2 * k, 9),
+            p0.reshape(2 * k, 9, 9),
+            np.repeat(dt, 2),
+            q_jerk=qj,
+            q_accel=qa,
+        )
+        tr.xm[rows] = xp.reshape(k, 2, 9)
+        tr.pm[rows] = pp.reshape(k, 2, 9, 9)
+        tr.mu[rows] = c / c.sum(axis=1, keepdims=True)
+        tr.t[rows] = t_s
+        tr.combine(rows)
+
+    def _retry(
+        self,
+        rows: NDArray[np.int64],
+        dets: NDArray[np.int64],
+        batch: DetectionBatch,
+        rot: Array,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Inflate the process noise of ``rows`` over one second and gate them again against
+        the detections ``dets``; update the tracks that now match. The others keep their
+        covariances."""
+        cfg, tr = self.config, self._tr
+        infl = cfg.manoeuvre_inflation
+        one = np.ones(rows.size)
+        saved = tr.pm[rows].copy()
+        tr.pm[rows, 0] += ekf.process_noise(one, cfg.q_jerk * infl * one, cfg.q_accel * infl * one)
+        tr.pm[rows, 1] += ekf.process_noise(one, 0.0 * one, cfg.q_accel * infl * one)
+        tr.pm[rows, 1] = _ballistic_covariance(tr.pm[rows, 1])
+        ti, di, d2 = self._gate_models(batch, rot, rows=rows, dets=dets)
+        at, ad = _assign(ti, di, d2)
+        back = np.setdiff1d(rows, at)
+        tr.pm[back] = saved[np.searchsorted(rows, back)]
+        self._update(at, ad, batch, rot)
+        return at, ad
+
+    def _gate_models(
+        self,
+        batch: DetectionBatch,
+        rot: Array,
+        *,
+        rows: NDArray[np.int64] | None = None,
+        dets: NDArray[np.int64] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], Array]:
+        """Candidate pairs inside the gate of either IMM model, with the smaller d²: right
+        after burnout only the ballistic model predicts where the missile is."""
+        tr = self._tr
+        rows = np.arange(len(tr)) if rows is None else rows
+        sub = batch if dets is None else _subset(batch, dets)
+        found = []
+        for j in (0, 1):
+            z_pred, h = ekf.measure_batch(tr.xm[rows, j], batch.sensor_ecef_m, rot)
+            found.append(self._gate(tr.pm[rows, j], h, z_pred, sub, rot, rows, tr.xm[rows, j, :3]))
+        ti = np.concatenate([f[0] for f in found])
+        di = np.concatenate([f[1] for f in found])
+        if dets is not None:
+            di = dets[di]
+        d2 = np.concatenate([f[2] for f in found])
+        if not ti.size:
+            return ti, di, d2
+        order = np.lexsort((d2, di, ti))
+        ti, di, d2 = ti[order], di[order], d2[order]
+        first = np.ones(ti.size, dtype=bool)
+        first[1:] = (ti[1:] != ti[:-1]) | (di[1:] != di[:-1])
+        return ti[first], di[first], d2[first]
 
     def _gate(
         self,
@@ -267,15 +367,16 @@ class Tracker:
         batch: DetectionBatch,
         rot: Array,
         rows: NDArray[np.int64],
+        positions: Array,
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], Array]:
-        """Candidate pairs (track row, detection index, d²) inside the gate."""
-        tr = self._tr
+        """Candidate pairs (track row, detection index, d²) inside the gate of one
+        estimate (``positions``, ``p``, ``h``, ``z_pred`` are per row)."""
         det_pos = _detection_positions(batch.z, batch.sensor_ecef_m, rot)
         pos_sigma = np.sqrt(np.trace(p[:, :3, :3], axis1=1, axis2=2))
         meas_sigma = batch.z[:, 0].max() * batch.sigma[:, 1:3].max() + batch.sigma[:, 0].max()
         radius = math.sqrt(self.config.gate_chi2) * (pos_sigma + meas_sigma) + 1.0
         tree = cKDTree(det_pos)
-        hits = tree.query_ball_point(tr.x[rows, :3], radius)
+        hits = tree.query_ball_point(positions, radius)
         counts = np.array([len(hh) for hh in hits], dtype=np.int64)
         if counts.sum() == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
@@ -292,72 +393,31 @@ class Tracker:
         return rows[ti_local[keep]], di[keep], d2[keep]
 
     def _update(
-        self,
-        ti: NDArray[np.int64],
-        di: NDArray[np.int64],
-        z_pred: Array,
-        h: Array,
-        batch: DetectionBatch,
-        p: Array | None = None,
-        x: Array | None = None,
+        self, ti: NDArray[np.int64], di: NDArray[np.int64], batch: DetectionBatch, rot: Array
     ) -> None:
+        """Update both models of the assigned tracks and re-weigh them by likelihood."""
         if not ti.size:
             return
         tr = self._tr
-        x0 = tr.x[ti] if x is None else x
-        p0 = tr.p[ti] if p is None else p
-        hh = h if h.shape[0] == ti.size else h[ti]
-        zp = z_pred if z_pred.shape[0] == ti.size else z_pred[ti]
-        r = np.zeros((ti.size, 4, 4))
-        r[:, np.arange(4), np.arange(4)] = _noise_variance(batch.sigma[di], p0, batch.z[di])
-        y = ekf.wrap_innovation(batch.z[di], zp)
-        s = hh @ p0 @ np.swapaxes(hh, 1, 2) + r
-        tr.x[ti], tr.p[ti] = ekf.update_batch(x0, p0, y, s, hh, r)
-        tr.last_x[ti], tr.last_p[ti], tr.last_t[ti] = tr.x[ti], tr.p[ti], batch.t_s
-
-    def _retry(
-        self,
-        rows: NDArray[np.int64],
-        dets: NDArray[np.int64],
-        batch: DetectionBatch,
-        rot: Array,
-        t_s: float,
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Re-predict boosting tracks from their last update with inflated noise and gate
-        them against the unused detections."""
-        cfg, tr = self.config, self._tr
-        infl = cfg.manoeuvre_inflation
-        dt = t_s - tr.last_t[rows]
-        x, p = ekf.predict_batch(
-            tr.last_x[rows],
-            tr.last_p[rows],
-            dt,
-            q_jerk=cfg.q_jerk * infl,
-            q_accel=cfg.q_accel * infl,
-        )
-        sub = DetectionBatch(
-            sensor_id=batch.sensor_id,
-            nation=batch.nation,
-            t_s=batch.t_s,
-            sensor_ecef_m=batch.sensor_ecef_m,
-            sensor_lat_rad=batch.sensor_lat_rad,
-            sensor_lon_rad=batch.sensor_lon_rad,
-            z=batch.z[dets],
-            sigma=batch.sigma[dets],
-            truth_ids=[batch.truth_ids[i] for i in dets],
-            merged=batch.merged[dets],
-            false_alarm=batch.false_alarm[dets],
-        )
-        z_pred, h = ekf.measure_batch(x, batch.sensor_ecef_m, rot)
-        saved = tr.x[rows].copy(), tr.p[rows].copy()
-        tr.x[rows], tr.p[rows] = x, p
-        ti, di, d2 = self._gate(p, h, z_pred, sub, rot, rows)
-        tr.x[rows], tr.p[rows] = saved
-        at, ad = _assign(ti, di, d2)
-        if at.size:
-            local = np.searchsorted(rows, at)
-            self._update(at, dets[ad], z_pred[local], h[local], batch, p=p[local], x=x[local])
-        return at, dets[ad]
+        loglik = np.zeros((ti.size, 2))
+        for j in (0, 1):
+            x, p = tr.xm[ti, j], tr.pm[ti, j]
+            z_pred, h = ekf.measure_batch(x, batch.sensor_ecef_m, rot)
+            r = np.zeros((ti.size, 4, 4))
+            r[:, np.arange(4), np.arange(4)] = _noise_variance(batch.sigma[di], p, batch.z[di])
+            y = ekf.wrap_innovation(batch.z[di], z_pred)
+            s = h @ p @ np.swapaxes(h, 1, 2) + r
+            xu, pu = ekf.update_batch(x, p, y, s, h, r)
+            if j == 1:
+                xu, pu = _ballistic_state(xu), _ballistic_covariance(pu)
+            tr.xm[ti, j], tr.pm[ti, j] = xu, pu
+            d2 = np.einsum("ni,ni->n", y, np.linalg.solve(s, y[:, :, None])[:, :, 0])
+            _, logdet = np.linalg.slogdet(s)
+            loglik[:, j] = -0.5 * (d2 + logdet + 4.0 * _LOG_2PI)
+        weights = tr.mu[ti] * np.exp(loglik - loglik.max(axis=1, keepdims=True))
+        tr.mu[ti] = np.maximum(weights / weights.sum(axis=1, keepdims=True), 1e-9)
+        tr.mu[ti] /= tr.mu[ti].sum(axis=1, keepdims=True)
+        tr.combine(ti)
 
     def _count(self, hit: NDArray[np.bool_], missed: NDArray[np.bool_]) -> None:
         tr = self._tr
@@ -373,49 +433,6 @@ class Tracker:
             tr.number[i] = self._next_number
             self._next_number += 1
 
-    def _thrust_logic(self, rows: NDArray[np.int64], t_s: float) -> None:
-        """Turn tracks ballistic once their velocity has followed free flight for a while:
-        the velocity change since an anchor at least ``thrust_window_s`` old is compared with
-        the free-flight prediction from that anchor."""
-        cfg, tr = self.config, self._tr
-        rows = rows[~tr.ballistic[rows]]
-        if not rows.size:
-            return
-        push = np.isnan(tr.anchor_t[rows, 0]) | (t_s - tr.anchor_t[rows, 0] >= _ANCHOR_SPACING_S)
-        pr = rows[push]
-        if pr.size:
-            tr.anchor_t[pr] = np.roll(tr.anchor_t[pr], 1, axis=1)
-            tr.anchor_x[pr] = np.roll(tr.anchor_x[pr], 1, axis=1)
-            tr.anchor_pv[pr] = np.roll(tr.anchor_pv[pr], 1, axis=1)
-            tr.anchor_t[pr, 0] = t_s
-            tr.anchor_x[pr, 0] = tr.x[pr, :6]
-            tr.anchor_pv[pr, 0] = tr.p[pr, 3:6, 3:6]
-        age = t_s - tr.anchor_t[rows]
-        ok = np.where(np.isnan(age), False, age >= cfg.thrust_window_s)
-        has = ok.any(axis=1)
-        if not has.any():
-            return
-        r2 = rows[has]
-        col = np.argmax(ok[has], axis=1)  # the newest anchor old enough
-        then_t = tr.anchor_t[r2, col]
-        window = t_s - then_t
-        free = tr.anchor_x[r2, col]
-        steps = int(math.ceil(float(window.max()) / 5.0))
-        for _ in range(steps):
-            free = rk4_step(free, (window / steps)[:, None])
-        dv = tr.x[r2, 3:6] - free[:, 3:6]
-        cov = tr.p[r2, 3:6, 3:6] + tr.anchor_pv[r2, col]
-        chi2 = np.einsum("ni,ni->n", dv, np.linalg.solve(cov, dv[:, :, None])[:, :, 0])
-        coasting = (chi2 < THRUST_CHI2_3DOF) | (np.linalg.norm(dv, axis=1) / window < 2.0)
-        tr.coast_run[r2] = np.where(coasting, tr.coast_run[r2] + 1, 0)
-        turn = r2[(tr.number[r2] > 0) & (tr.coast_run[r2] >= cfg.ballistic_after)]
-        if turn.size:
-            tr.ballistic[turn] = True
-            tr.x[turn, 6:9] = 0.0
-            tr.p[turn, 6:9, :] = 0.0
-            tr.p[turn, :, 6:9] = 0.0
-            tr.p[turn, 6:9, 6:9] = 1e-12 * np.eye(3)
-
     def _start(self, batch: DetectionBatch, idx: NDArray[np.int64], rot: Array) -> None:
         cfg = self.config
         x, p = ekf.initial_states(
@@ -426,7 +443,7 @@ class Tracker:
             sigma_speed_mps=cfg.sigma_speed_mps,
             sigma_accel_mps2=cfg.sigma_accel_mps2,
         )
-        new = _Tracks.new(x, p, batch.t_s, batch.sensor_id)
+        new = _Tracks.new(x, p, batch.t_s, batch.sensor_id, cfg.initial_boost_probability)
         self._tr = self._tr.extend(new)
 
     def _manage(self) -> NDArray[np.bool_]:
@@ -459,8 +476,24 @@ class Tracker:
             sensors=tuple(sorted(tr.sensors[i])),
             first_t_s=float(tr.first_t[i]),
             n_updates=int(tr.updates[i]),
-            thrusting=not bool(tr.ballistic[i]),
+            thrusting=bool(tr.mu[i, 0] > 0.5),
         )
+
+
+def _subset(batch: DetectionBatch, idx: NDArray[np.int64]) -> DetectionBatch:
+    return DetectionBatch(
+        sensor_id=batch.sensor_id,
+        nation=batch.nation,
+        t_s=batch.t_s,
+        sensor_ecef_m=batch.sensor_ecef_m,
+        sensor_lat_rad=batch.sensor_lat_rad,
+        sensor_lon_rad=batch.sensor_lon_rad,
+        z=batch.z[idx],
+        sigma=batch.sigma[idx],
+        truth_ids=[batch.truth_ids[i] for i in idx],
+        merged=batch.merged[idx],
+        false_alarm=batch.false_alarm[idx],
+    )
 
 
 def _noise_variance(sigma: Array, p: Array, z: Array) -> Array:
