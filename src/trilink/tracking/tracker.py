@@ -182,6 +182,8 @@ class Tracker:
         self.config = config or TrackerConfig()
         self._tr = _Tracks.empty()
         self._next_number = 1
+        self._tree_batch: DetectionBatch | None = None
+        self._tree_cache: cKDTree | None = None
 
     # -- public -----------------------------------------------------------------------------
 
@@ -305,6 +307,13 @@ class Tracker:
         tr.t[rows] = t_s
         tr.combine(rows)
 
+    def _tree(self, batch: DetectionBatch, rot: Array) -> cKDTree:
+        """A k-d tree of the detections' ECEF positions, built once per batch."""
+        if self._tree_batch is not batch or self._tree_cache is None:
+            self._tree_batch = batch  # held, so the identity test cannot be fooled by reuse
+            self._tree_cache = cKDTree(_detection_positions(batch.z, batch.sensor_ecef_m, rot))
+        return self._tree_cache
+
     def _retry(
         self,
         rows: NDArray[np.int64],
@@ -371,11 +380,10 @@ class Tracker:
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], Array]:
         """Candidate pairs (track row, detection index, d²) inside the gate of one
         estimate (``positions``, ``p``, ``h``, ``z_pred`` are per row)."""
-        det_pos = _detection_positions(batch.z, batch.sensor_ecef_m, rot)
+        tree = self._tree(batch, rot)
         pos_sigma = np.sqrt(np.trace(p[:, :3, :3], axis1=1, axis2=2))
         meas_sigma = batch.z[:, 0].max() * batch.sigma[:, 1:3].max() + batch.sigma[:, 0].max()
         radius = math.sqrt(self.config.gate_chi2) * (pos_sigma + meas_sigma) + 1.0
-        tree = cKDTree(det_pos)
         hits = tree.query_ball_point(positions, radius)
         counts = np.array([len(hh) for hh in hits], dtype=np.int64)
         if counts.sum() == 0:
@@ -458,7 +466,8 @@ class Tracker:
         )
         dead_tentative = ~confirmed & (hopeless | (tr.misses >= 2))
         keep = ~(dead_confirmed | dead_tentative)
-        self._tr = tr.select(keep)
+        if not keep.all():
+            self._tr = tr.select(keep)
         return keep
 
     def _id(self, i: int) -> str:
