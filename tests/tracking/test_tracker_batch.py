@@ -108,3 +108,25 @@ def test_assignment_is_optimal_within_a_cluster() -> None:
     cost = np.array([1.0, 2.0, 2.0, 10.0])
     at, ad = _assign(ti, di, cost)
     assert dict(zip(at.tolist(), ad.tolist(), strict=True)) == {0: 1, 1: 0}
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), dt=st.floats(0.1, 10.0))
+def test_imm_mixing_prediction_and_update_keep_covariances_positive_definite(
+    seed: int, dt: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    truth = _targets(6, rng)
+    tracker = Tracker("JPN")
+    for k in range(5):
+        tracker.process_batch(_batch(1.0e9 + k * dt, truth, rng, pd=0.8, clutter=3))
+        truth = propagate(truth, dt)
+    tr = tracker._tr
+    assert len(tr) > 0
+    for p in (tr.p, tr.pm[:, 0], tr.pm[:, 1]):
+        np.testing.assert_allclose(p, np.swapaxes(p, 1, 2), rtol=0, atol=1e-6 * np.abs(p).max())
+        assert np.all(np.linalg.eigvalsh(p[:, :6, :6]) > 0.0)
+    np.testing.assert_allclose(tr.mu.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.all((tr.mu > 0.0) & (tr.mu < 1.0))
+    # The ballistic model holds the thrust acceleration at zero.
+    assert np.all(tr.xm[:, 1, 6:9] == 0.0)
