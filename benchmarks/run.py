@@ -132,8 +132,7 @@ def bench_chain() -> None:
 def bench_tracker_scale() -> None:
     """1,000 ballistic objects scanned 10 times a second (10 radars' worth of scans): the
     tracker's wall time per simulated second (target: faster than real time, one core)."""
-    from tracking_scenario import SIGMA, make_scenario
-
+    from trilink.bench.scenario import SIGMA, make_scenario
     from trilink.geo.earth import enu_rotation
     from trilink.geo.motion import propagate
     from trilink.tracking import Tracker, ekf
@@ -198,13 +197,16 @@ def bench_tracker_scale() -> None:
 
 def main() -> None:
     import reentry
-    import tracking_vs_stonesoup
+
+    import trilink.bench.tracking
+    from trilink.bench import ballistic
 
     bench_world()
     bench_sensors()
     bench_tracker_scale()
-    tracking_vs_stonesoup.main(["--targets", "10", "50", "200", "1000", "--scans", "20"])
+    trilink.bench.tracking.main(["--targets", "10", "50", "200", "1000", "--scans", "20"])
     reentry.main(["--runs", "100"])
+    ballistic.main(["--runs", "100"])
     bench_chain()
 
 

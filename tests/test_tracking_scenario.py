@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-from tracking_scenario import MIN_ELEVATION_RAD, make_scenario  # noqa: E402
-
-from trilink.types import DetectionBatch  # noqa: E402
+from trilink.bench.scenario import MIN_ELEVATION_RAD, make_scenario
+from trilink.cli import app
+from trilink.types import DetectionBatch
 
 
 def test_scenario_is_deterministic_for_a_seed() -> None:
@@ -99,8 +97,7 @@ def test_truth_ids_are_stable_and_detections_come_from_visible_targets() -> None
 
 
 def test_both_trackers_track_in_a_small_run() -> None:
-    pytest.importorskip("stonesoup")
-    from tracking_vs_stonesoup import GOSPA_C_M, run
+    from trilink.bench.tracking import GOSPA_C_M, run
 
     r = run(10, 15)
     keys = {
@@ -118,3 +115,25 @@ def test_both_trackers_track_in_a_small_run() -> None:
         assert math.isfinite(r[k]) and r[k] > 0.0
     assert r["trilink_gospa"] < GOSPA_C_M
     assert r["stonesoup_gospa"] < GOSPA_C_M
+
+
+def test_cli_bench_tracking_prints_one_json_object() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "tracking", "--targets", "10", "--scans", "12", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    keys = {
+        "targets",
+        "scans",
+        "trilink_s_per_scan",
+        "stonesoup_s_per_scan",
+        "trilink_gospa",
+        "stonesoup_gospa",
+    }
+    assert keys <= set(out)
+    assert out["targets"] == 10 and out["scans"] == 12
+    for k in keys:
+        assert isinstance(out[k], int | float) and math.isfinite(out[k]), k
+    assert out["trilink_gospa"] < 5_000.0
+    assert out["stonesoup_gospa"] < 5_000.0

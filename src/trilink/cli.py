@@ -45,9 +45,13 @@ app = typer.Typer(
 events_app = typer.Typer(help="Browse the historical launch library (CNS / nk-missile-tests).")
 audit_app = typer.Typer(help="Check audit logs.")
 sensors_app = typer.Typer(help="The nations' sensors: coverage maps and who saw what, when.")
+bench_app = typer.Typer(
+    help="Side-by-side benchmarks against peer implementations (need pip install -e '.[dev]')."
+)
 app.add_typer(events_app, name="events")
 app.add_typer(audit_app, name="audit")
 app.add_typer(sensors_app, name="sensors")
+app.add_typer(bench_app, name="bench")
 
 console = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True)
@@ -489,10 +493,29 @@ def _find_keys(directory: Path) -> Path:
     )
 
 
+@bench_app.command("tracking")
+def bench_tracking(
+    targets: Annotated[int, typer.Option(min=1, help="ballistic targets in the scenario")] = 200,
+    scans: Annotated[int, typer.Option(min=1, help="1 s radar scans")] = 20,
+    seed: Annotated[int, typer.Option(help="seed of the scenario")] = 1,
+    json_flag: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """trilink's national tracker against Stone Soup's EKF+GNN on one seeded scenario."""
+    # Imported here: only this command needs the benchmark (and, inside run, Stone Soup).
+    from trilink.bench.tracking import results_table, run
+
+    result = run(targets, scans, seed=seed)
+    if json_flag:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    console.print(BANNER)
+    console.print(results_table([result]))
+
+
 def main() -> None:
     """Entry point: run the app, turning trilink errors into a clear message and exit 2."""
     try:
         app()
     except TrilinkError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise SystemExit(2) from exc

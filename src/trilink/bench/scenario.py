@@ -8,6 +8,9 @@ through the run. Every second the radar reports each visible target with probabi
 ``pd`` (range, azimuth, elevation, range-rate with fixed noise) plus Poisson clutter spread
 uniformly over the sector the targets occupy. Everything is drawn from one seeded
 generator, so a seed fixes the scenario.
+
+Used by :mod:`trilink.bench.tracking` (``trilink bench tracking``) and by
+``benchmarks/run.py``.
 """
 
 from __future__ import annotations
@@ -181,7 +184,9 @@ def _in_view(sensor: Array, rot: Array, traj: Array) -> NDArray[np.bool_]:
     d = traj[..., :3] - sensor
     up = d @ rot[2]
     el = np.arcsin(np.clip(up / np.linalg.norm(d, axis=-1), -1.0, 1.0))
-    return (el >= MIN_ELEVATION_RAD) & (altitude_m(traj[..., :3]) > 0.0)
+    high_enough: NDArray[np.bool_] = el >= MIN_ELEVATION_RAD
+    above_ground: NDArray[np.bool_] = altitude_m(traj[..., :3]) > 0.0
+    return high_enough & above_ground
 
 
 def make_scenario(
