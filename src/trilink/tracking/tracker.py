@@ -43,6 +43,7 @@ Covers = Callable[[Array], NDArray[np.bool_]]
 THRUST_CHI2_3DOF: Final = 11.34  # 99 %: a velocity change distinguishable from zero
 _FROZEN_ACCEL_VAR: Final = 1e-12  # the ballistic model's acceleration: 0, held fixed
 _LOG_2PI: Final = math.log(2.0 * math.pi)
+_RETRY_BOOST_PROBABILITY: Final = 0.05  # only tracks this likely to be boosting get a retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +229,10 @@ class Tracker:
             bias = np.where(tr.number[ti] > 0, 0.0, 1.0)  # prefer confirmed tracks
             assigned_t, assigned_d = _assign(ti, di, d2 + bias)
             self._update(assigned_t, assigned_d, batch, rot)
-            # A confirmed track that missed may have just changed thrust (burn-out, staging,
-            # a pull-up): give it a second, wider gate over the unused detections.
-            free_t = np.setdiff1d(np.flatnonzero(tr.number > 0), assigned_t)
+            # A confirmed, possibly boosting track that missed may have just changed thrust
+            # (burn-out, staging): give it a second, wider gate over the unused detections.
+            boosting = (tr.number > 0) & (tr.mu[:, 0] > _RETRY_BOOST_PROBABILITY)
+            free_t = np.setdiff1d(np.flatnonzero(boosting), assigned_t)
             free_d = np.setdiff1d(np.arange(m), assigned_d)
             if free_t.size and free_d.size:
                 rt, rd = self._retry(free_t, free_d, batch, rot)
@@ -288,7 +290,10 @@ class Tracker:
         xm, pm = tr.xm[rows], tr.pm[rows]
         x0 = np.einsum("nij,nia->nja", w, xm)
         d = xm[:, :, None, :] - x0[:, None, :, :]
-        p0 = np.einsum("nij,niab->njab", w, pm) + np.einsum("nij,nija,nijb->njab", w, d, d)
+        wd = w[..., None] * d  # (n, i, j, 9)
+        p0 = np.einsum("nij,niab->njab", w, pm) + np.swapaxes(wd, 1, 2).transpose(
+            0, 1, 3, 2
+        ) @ np.swapaxes(d, 1, 2)
         x0[:, 1] = _ballistic_state(x0[:, 1])
         p0[:, 1] = _ballistic_covariance(p0[:, 1])
         k = rows.size
