@@ -197,20 +197,7 @@ class Tracker:
         that only tracks it should have seen count a miss.
         """
         if detections:
-            d0 = detections[0]
-            batch = DetectionBatch(
-                sensor_id=d0.sensor_id,
-                nation=d0.nation,
-                t_s=t_s,
-                sensor_ecef_m=d0.sensor_ecef_m,
-                sensor_lat_rad=d0.sensor_lat_rad,
-                sensor_lon_rad=d0.sensor_lon_rad,
-                z=np.array([d.z for d in detections]),
-                sigma=np.array([d.sigma for d in detections]),
-                truth_ids=[d.truth_id for d in detections],
-                merged=np.ones(len(detections), dtype=np.int64),
-                false_alarm=np.array([d.false_alarm for d in detections], dtype=bool),
-            )
+            batch = DetectionBatch.from_detections(t_s, detections)
             updated = self.process_batch(batch, covers=covers)
         else:
             updated = self._scan_without_detections(t_s, covers)
@@ -355,7 +342,7 @@ class Tracker:
         after burnout only the ballistic model predicts where the missile is."""
         tr = self._tr
         rows = np.arange(len(tr)) if rows is None else rows
-        sub = batch if dets is None else _subset(batch, dets)
+        sub = batch if dets is None else batch.subset(dets)
         found = []
         for j in (0, 1):
             z_pred, h = ekf.measure_batch(tr.xm[rows, j], batch.sensor_ecef_m, rot)
@@ -492,22 +479,6 @@ class Tracker:
             n_updates=int(tr.updates[i]),
             thrusting=bool(tr.mu[i, 0] > 0.5),
         )
-
-
-def _subset(batch: DetectionBatch, idx: NDArray[np.int64]) -> DetectionBatch:
-    return DetectionBatch(
-        sensor_id=batch.sensor_id,
-        nation=batch.nation,
-        t_s=batch.t_s,
-        sensor_ecef_m=batch.sensor_ecef_m,
-        sensor_lat_rad=batch.sensor_lat_rad,
-        sensor_lon_rad=batch.sensor_lon_rad,
-        z=batch.z[idx],
-        sigma=batch.sigma[idx],
-        truth_ids=[batch.truth_ids[i] for i in idx],
-        merged=batch.merged[idx],
-        false_alarm=batch.false_alarm[idx],
-    )
 
 
 def _noise_variance(sigma: Array, p: Array, z: Array) -> Array:

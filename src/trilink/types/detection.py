@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +65,40 @@ class DetectionBatch:
 
     def __len__(self) -> int:
         return int(self.z.shape[0])
+
+    @classmethod
+    def from_detections(cls, t_s: float, detections: Sequence[Detection]) -> DetectionBatch:
+        """One sensor's detections (at least one) as a batch."""
+        d0 = detections[0]
+        return cls(
+            sensor_id=d0.sensor_id,
+            nation=d0.nation,
+            t_s=t_s,
+            sensor_ecef_m=d0.sensor_ecef_m,
+            sensor_lat_rad=d0.sensor_lat_rad,
+            sensor_lon_rad=d0.sensor_lon_rad,
+            z=np.array([d.z for d in detections]),
+            sigma=np.array([d.sigma for d in detections]),
+            truth_ids=[d.truth_id for d in detections],
+            merged=np.ones(len(detections), dtype=np.int64),
+            false_alarm=np.array([d.false_alarm for d in detections], dtype=bool),
+        )
+
+    def subset(self, idx: NDArray[np.int64]) -> DetectionBatch:
+        """The reports at indices ``idx``."""
+        return DetectionBatch(
+            sensor_id=self.sensor_id,
+            nation=self.nation,
+            t_s=self.t_s,
+            sensor_ecef_m=self.sensor_ecef_m,
+            sensor_lat_rad=self.sensor_lat_rad,
+            sensor_lon_rad=self.sensor_lon_rad,
+            z=self.z[idx],
+            sigma=self.sigma[idx],
+            truth_ids=[self.truth_ids[i] for i in idx],
+            merged=self.merged[idx],
+            false_alarm=self.false_alarm[idx],
+        )
 
     def extended(self, false_alarms: StateVector, sigma: StateVector) -> DetectionBatch:
         """This batch with false-alarm measurements (K, 4) appended, reported with the
