@@ -60,16 +60,22 @@ class TrackerConfig:
     sigma_speed_mps: float = field(default=3000.0, metadata={"doc": "initial speed 1-sigma"})
     sigma_accel_mps2: float = field(default=40.0, metadata={"doc": "initial thrust 1-sigma"})
     p_boost_to_ballistic: float = field(
-        default=0.05, metadata={"doc": "IMM switching probability per second, boost → coast"}
+        default=0.01, metadata={"doc": "IMM switching probability per second, boost → coast"}
     )
     p_ballistic_to_boost: float = field(
-        default=0.005, metadata={"doc": "IMM switching probability per second, coast → boost"}
+        default=0.001, metadata={"doc": "IMM switching probability per second, coast → boost"}
     )
     initial_boost_probability: float = field(
         default=0.5, metadata={"doc": "IMM boost-model probability of a new track"}
     )
     manoeuvre_inflation: float = field(
         default=400.0, metadata={"doc": "process-noise factor of the second gate try"}
+    )
+    boost_prior_altitude_m: float = field(
+        default=80_000.0, metadata={"doc": "below this a new track starts as likely boosting"}
+    )
+    low_boost_probability: float = field(
+        default=0.95, metadata={"doc": "boost-model probability of such a low new track"}
     )
 
 
@@ -444,6 +450,11 @@ class Tracker:
             sigma_accel_mps2=cfg.sigma_accel_mps2,
         )
         new = _Tracks.new(x, p, batch.t_s, batch.sensor_id, cfg.initial_boost_probability)
+        # Prior: an object first seen low in the atmosphere is almost surely still under
+        # power (a ballistic one that low would be re-entering, seen long before).
+        low = altitude_m(x[:, :3]) < cfg.boost_prior_altitude_m
+        new.mu[low] = [cfg.low_boost_probability, 1.0 - cfg.low_boost_probability]
+        new.combine(np.flatnonzero(low))
         self._tr = self._tr.extend(new)
 
     def _manage(self) -> NDArray[np.bool_]:
