@@ -40,7 +40,6 @@ __all__ = ["Tracker", "TrackerConfig"]
 
 Array = NDArray[np.float64]
 Covers = Callable[[Array], NDArray[np.bool_]]
-THRUST_CHI2_3DOF: Final = 11.34  # 99 %: a velocity change distinguishable from zero
 _FROZEN_ACCEL_VAR: Final = 1e-12  # the ballistic model's acceleration: 0, held fixed
 _LOG_2PI: Final = math.log(2.0 * math.pi)
 _RETRY_BOOST_PROBABILITY: Final = 0.05  # only tracks this likely to be boosting get a retry
