@@ -128,7 +128,7 @@ async def run_event(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     audit_dir = data_dir / "audit" / f"{stamp}-{event.id}"
     topology = Topology.from_links(net.nations, net.links)
-    transport = EmbeddedTransport()
+    transport = EmbeddedTransport(data_dir / "transport" / f"{stamp}-{event.id}")
 
     def emit(nation: str, text: str) -> None:
         if on_timeline is not None:
@@ -164,7 +164,7 @@ async def run_event(
             now=clock.now,
             on_receive=receiver(n),
         )
-        nodes[n].start()
+        await nodes[n].start()
 
     first_det: dict[str, float | None] = dict.fromkeys(net.nations)
     confirmed: set[str] = set()

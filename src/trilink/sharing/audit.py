@@ -27,7 +27,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -50,6 +50,7 @@ __all__ = [
     "DetailValue",
     "LogReport",
     "canonical_json",
+    "read_events",
     "verify_dir",
     "verify_log",
 ]
@@ -73,6 +74,12 @@ class AuditName(StrEnum):
     RECEIVED = "received"
     REJECTED = "rejected"
     ALERT = "alert"
+    GAP = "gap"
+    HELD = "held"
+    DROPPED = "dropped"
+    WITHHELD = "withheld"
+    AGREEMENT_CHANGED = "agreement-changed"
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -340,3 +347,18 @@ def _verify_line(
     except SignatureInvalid as exc:
         raise AuditError(file, n, f"signature does not verify with {actor}'s public key") from exc
     return digest, actor
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a log as written (JSON objects), first to last; nothing if the file
+    does not exist. For a node resuming its state; :func:`verify_log` checks the chain."""
+    if not path.exists():
+        return
+    with path.open("rb") as f:
+        for n, line in enumerate(f, start=1):
+            try:
+                obj = msgspec.json.decode(line)
+            except msgspec.DecodeError as exc:
+                raise AuditError(str(path), n, f"not a JSON line: {exc}") from exc
+            if isinstance(obj, dict):
+                yield obj

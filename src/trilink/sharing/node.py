@@ -1,31 +1,47 @@
 """A nation's sharing node: releases under agreements, verifies, relays, audits.
 
-Outgoing: the node asks the agreements which partners may receive a payload of this kind
-(:func:`~trilink.sharing.agreements.recipients_for`), stamps that releasability into the
-envelope, signs it, writes the release to its audit chain and sends the frame toward each
-recipient along the topology. Incoming: the frame is decoded, the originator's signature
-verified, the sequence number checked against replay, and the recipient's own copy of the
-agreements consulted; a frame addressed to others is relayed untouched (the originator's
-bytes, with this hop appended). Every refusal is audited with its reason, counted, and
-changes nothing else: the node keeps running.
+Outgoing: for each partner an agreement names, the node asks the pure policy
+(:func:`~trilink.sharing.agreements.decide`) whether the payload may go; each released
+copy is its own envelope (its own recipient, releasability and per-recipient sequence
+number), signed, written to the audit chain and sent toward the recipient along the
+topology. While an agreement is suspended its backlog rule applies: *hold* keeps every
+message, *latest-only* the newest per track (or per kind), *drop* none; on resumption the
+held messages go out in order, before anything newer.
+
+Incoming: the frame is decoded, the originator's signature verified, the sequence number
+checked (no replay; a jump is audited as a gap) and the recipient's own copy of the
+agreements consulted; a frame addressed to another nation is relayed untouched (the
+originator's bytes, with this hop appended) and cannot be widened. Every refusal is
+audited with its reason, counted, and changes nothing else: the node keeps running.
+
+Restart: the node's audit chain is its memory. On :meth:`Node.start` it reads its own log
+back to resume its sequence numbers and the sequence numbers it has already accepted, so
+a frame handed over again after a crash is recognised and not delivered twice.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from trilink.errors import MessageError, NotReleasable, ReplayDetected
-from trilink.sharing.agreements import AgreementSet, decide, recipients_for
-from trilink.sharing.audit import AuditEvent, AuditLog, AuditName
+from trilink.sharing.agreements import (
+    Agreement,
+    AgreementSet,
+    AgreementState,
+    Backlog,
+    decide,
+)
+from trilink.sharing.audit import AuditEvent, AuditLog, AuditName, read_events
 from trilink.sharing.crypto import Identity, Verifier
 from trilink.sharing.envelope import (
     ENVELOPE_VERSION,
     Envelope,
     Frame,
     Hop,
+    Kind,
     Payload,
     decode_body,
     decode_frame,
@@ -37,7 +53,7 @@ from trilink.sharing.envelope import (
 from trilink.sharing.topology import Topology
 from trilink.sharing.transport.base import Transport
 
-__all__ = ["Node", "Received", "ReplayWindow"]
+__all__ = ["Node", "Received", "SequenceBook"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,29 +66,73 @@ class Received:
     received_time_s: float
 
 
-class ReplayWindow:
-    """Per-originator anti-replay: each sequence number is accepted once, and numbers more
-    than ``size`` below the highest seen are refused."""
+@dataclass(slots=True)
+class _Stream:
+    """Accepted sequence numbers of one (originator, recipient) stream."""
 
-    def __init__(self, size: int = 65536) -> None:
-        self.size = size
-        self._highest: dict[str, int] = {}
-        self._seen: dict[str, set[int]] = {}
+    next: int = 1  # every number below it was accepted (or declared lost)
+    above: set[int] = field(default_factory=set)  # accepted numbers above ``next``
+    highest: int = 0
 
-    def check_and_mark(self, originator: str, seq: int) -> None:
-        highest = self._highest.get(originator, 0)
-        seen = self._seen.setdefault(originator, set())
-        if seq in seen or seq <= highest - self.size or seq < 1:
+
+class SequenceBook:
+    """Per (originator, recipient) stream: each sequence number is accepted once (a second
+    time is a replay) and a jump past the next expected number reports the numbers
+    missing (a gap). Numbers missing for more than ``window`` later ones are given up."""
+
+    def __init__(self, window: int = 65536) -> None:
+        self.window = window
+        self._streams: dict[tuple[str, str], _Stream] = {}
+
+    def accept(self, originator: str, recipient: str, seq: int) -> range:
+        """Mark ``seq`` accepted; return the numbers newly found missing (empty if none).
+
+        Raises :class:`~trilink.errors.ReplayDetected` if it was accepted before."""
+        s = self._streams.setdefault((originator, recipient), _Stream())
+        if seq < s.next or seq in s.above:
             raise ReplayDetected(
-                f"sequence {seq} of {originator} was already received (highest {highest})",
+                f"sequence {seq} of {originator}'s stream to {recipient} was already "
+                f"accepted (highest {s.highest})",
                 originator=originator,
             )
-        seen.add(seq)
-        if seq > highest:
-            self._highest[originator] = seq
-            floor = seq - self.size
-            if len(seen) > 2 * self.size:
-                self._seen[originator] = {s for s in seen if s > floor}
+        missing = range(max(s.highest + 1, s.next), seq)
+        s.highest = max(s.highest, seq)
+        if seq == s.next:
+            s.next += 1
+            while s.next in s.above:
+                s.above.remove(s.next)
+                s.next += 1
+        else:
+            s.above.add(seq)
+            if len(s.above) > self.window:  # give up on the oldest hole
+                s.next = min(s.above)
+                while s.next in s.above:
+                    s.above.remove(s.next)
+                    s.next += 1
+        return missing
+
+    def missing(self, originator: str, recipient: str) -> list[int]:
+        """Numbers not (yet) accepted below the highest accepted one."""
+        s = self._streams.get((originator, recipient))
+        if s is None:
+            return []
+        return [n for n in range(s.next, s.highest) if n not in s.above]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A payload waiting for a suspended agreement to resume."""
+
+    payload: Payload
+    event_id: str
+    valid_time_s: float
+
+
+def _latest_key(payload: Payload) -> str:
+    """What *latest-only* keeps one of: a track's newest report, else the newest per kind."""
+    kind, _ = encode_payload(payload)
+    track_id = getattr(payload, "track_id", "")
+    return f"{kind.value}:{track_id}"
 
 
 class Node:
@@ -100,13 +160,20 @@ class Node:
         self._audit = audit
         self._now = now
         self._on_receive = on_receive
-        self._seq = 0
-        self._replay = ReplayWindow()
+        self._seq: Counter[str] = Counter()  # per recipient
+        self._book = SequenceBook()
+        self._held: dict[str, deque[_Pending]] = {}  # per agreement id
+        self._latest: dict[str, dict[str, _Pending]] = {}  # per agreement id, per key
         self.rejected: Counter[str] = Counter()
         self.received = 0
+        self.released = 0
+        self.running = False
 
-    def start(self) -> None:
-        self._transport.attach(self.nation, self._on_frame)
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume from the audit chain, then receive."""
+        self._resume()
         self._audit.append(
             AuditEvent(
                 name=AuditName.AGREEMENTS_LOADED,
@@ -115,34 +182,101 @@ class Node:
                 event_time_s=self._now(),
             )
         )
+        await self._transport.start(self.nation, self._on_frame)
+        self.running = True
+
+    async def stop(self) -> None:
+        """Stop receiving (frames not yet handled stay with the transport)."""
+        await self._transport.stop(self.nation)
+        self.running = False
 
     def close(self) -> None:
         """Close the node's audit log (the transport is closed by its owner)."""
         self._audit.close()
 
+    def _resume(self) -> None:
+        """Sequence numbers released and accepted so far, from this node's own log."""
+        for rec in read_events(self._audit.path):
+            seq, originator = rec.get("seq"), rec.get("originator")
+            recipient = (rec.get("detail") or {}).get("recipient")
+            if not isinstance(seq, int) or not isinstance(recipient, str):
+                continue
+            name = rec.get("name")
+            if name == AuditName.RELEASED and originator == self.nation:
+                self._seq[recipient] = max(self._seq[recipient], seq)
+            elif name in (AuditName.RECEIVED, AuditName.RELAYED) and isinstance(originator, str):
+                try:
+                    self._book.accept(originator, recipient, seq)
+                except ReplayDetected:
+                    pass  # received, then relayed: both lines name it
+
     # -- outgoing -------------------------------------------------------------------
 
     async def publish(
         self, payload: Payload, *, event_id: str, valid_time_s: float
-    ) -> Envelope | None:
-        """Release ``payload`` to every partner an agreement allows; None if nobody may
-        receive it."""
-        kind, data = encode_payload(payload)
-        grants = recipients_for(self.nation, kind, valid_time_s, self.agreements)
-        if not grants:
+    ) -> list[Envelope]:
+        """Release ``payload`` to every partner an agreement allows; return the envelopes
+        sent (one per recipient). Payloads for suspended agreements follow their backlog
+        rule."""
+        kind, _ = encode_payload(payload)
+        sent: list[Envelope] = []
+        pending = _Pending(payload, event_id, valid_time_s)
+        for recipient in self._partners():
+            env = await self._release_or_hold(pending, kind, recipient)
+            if env is not None:
+                sent.append(env)
+        return sent
+
+    def _partners(self) -> list[str]:
+        return sorted({a.recipient for a in self.agreements.for_originator(self.nation)})
+
+    async def _release_or_hold(self, p: _Pending, kind: Kind, recipient: str) -> Envelope | None:
+        probe = _Probe(self.nation, kind, p.valid_time_s)
+        decision = decide(probe, recipient, self.agreements)
+        if decision.allow and decision.agreement_id is not None:
+            if self._held.get(decision.agreement_id) or self._latest.get(decision.agreement_id):
+                await self._release_held(decision.agreement_id)  # older traffic first
+            return await self._release(p, kind, recipient, decision.agreement_id, decision.reason)
+        suspended = self._suspended_for(recipient, kind)
+        if suspended is None:
+            self._note(AuditName.WITHHELD, decision.reason, kind, recipient)
             return None
-        self._seq += 1
+        if suspended.backlog is Backlog.HOLD:
+            self._held.setdefault(suspended.id, deque()).append(p)
+            self._note(AuditName.HELD, f"{suspended.label} is suspended: held", kind, recipient)
+        elif suspended.backlog is Backlog.LATEST_ONLY:
+            self._latest.setdefault(suspended.id, {})[_latest_key(p.payload)] = p
+            self._note(
+                AuditName.HELD, f"{suspended.label} is suspended: latest only", kind, recipient
+            )
+        else:
+            self._note(
+                AuditName.DROPPED, f"{suspended.label} is suspended: dropped", kind, recipient
+            )
+        return None
+
+    def _suspended_for(self, recipient: str, kind: Kind) -> Agreement | None:
+        for a in self.agreements.for_originator(self.nation):
+            if a.recipient == recipient and a.state is AgreementState.SUSPENDED and kind in a.kinds:
+                return a
+        return None
+
+    async def _release(
+        self, p: _Pending, kind: Kind, recipient: str, agreement_id: str, reason: str
+    ) -> Envelope:
+        _, data = encode_payload(p.payload)
+        self._seq[recipient] += 1
         env = Envelope(
             v=ENVELOPE_VERSION,
             id=uuid.uuid4().hex,
             originator=self.nation,
-            seq=self._seq,
+            seq=self._seq[recipient],
             kind=kind,
-            event_id=event_id,
-            valid_time_s=valid_time_s,
+            event_id=p.event_id,
+            valid_time_s=p.valid_time_s,
             sent_time_s=self._now(),
-            releasability=tuple(sorted({a for _, a in grants})),
-            recipients=tuple(r for r, _ in grants),
+            releasability=(agreement_id,),
+            recipients=(recipient,),
             payload=data,
         )
         body = encode_body(env)
@@ -151,17 +285,78 @@ class Node:
             AuditEvent(
                 name=AuditName.RELEASED,
                 actor=self.nation,
-                reason="released under " + ", ".join(env.releasability),
+                reason=reason,
                 message_id=env.id,
                 originator=self.nation,
                 kind=kind,
                 seq=env.seq,
                 event_time_s=env.sent_time_s,
-                detail={"recipients": ",".join(env.recipients)},
+                detail={"recipient": recipient},
             )
         )
+        self.released += 1
         await self._forward(frame, env, came_from=None)
         return env
+
+    async def _release_held(self, agreement_id: str) -> list[Envelope]:
+        """Send what a resumed agreement held, oldest first, then its latest-only set."""
+        queue = self._held.pop(agreement_id, deque())
+        latest = self._latest.pop(agreement_id, {})
+        backlog = list(queue) + sorted(latest.values(), key=lambda q: q.valid_time_s)
+        sent: list[Envelope] = []
+        for p in backlog:
+            kind, _ = encode_payload(p.payload)
+            agreement = self.agreements.by_id(agreement_id)
+            assert agreement is not None
+            sent.append(
+                await self._release(
+                    p,
+                    kind,
+                    agreement.recipient,
+                    agreement_id,
+                    f"held, released by {agreement.label}",
+                )
+            )
+        return sent
+
+    async def set_agreements(self, agreements: AgreementSet) -> list[Envelope]:
+        """Apply a new set of agreements at run time: audit every change; a resumed
+        agreement releases what it held (in order), a terminated one drops it. Other
+        links are untouched. Returns the envelopes released from backlog."""
+        old = self.agreements
+        self.agreements = agreements
+        for change in _changes(old, agreements):
+            self._audit.append(
+                AuditEvent(
+                    name=AuditName.AGREEMENT_CHANGED,
+                    actor=self.nation,
+                    reason=change,
+                    event_time_s=self._now(),
+                )
+            )
+        sent: list[Envelope] = []
+        for agreement_id in sorted({*self._held, *self._latest}):
+            agreement = agreements.by_id(agreement_id)
+            if agreement is None or agreement.state is AgreementState.TERMINATED:
+                dropped = len(self._held.pop(agreement_id, ())) + len(
+                    self._latest.pop(agreement_id, {})
+                )
+                self._audit.append(
+                    AuditEvent(
+                        name=AuditName.DROPPED,
+                        actor=self.nation,
+                        reason=f"{agreement_id} ended: {dropped} held messages dropped",
+                        event_time_s=self._now(),
+                    )
+                )
+            elif agreement.state is AgreementState.ACTIVE:
+                sent.extend(await self._release_held(agreement_id))
+        return sent
+
+    @property
+    def held(self) -> int:
+        """Messages waiting for suspended agreements."""
+        return sum(len(q) for q in self._held.values()) + sum(len(d) for d in self._latest.values())
 
     async def _forward(self, frame: Frame, env: Envelope, *, came_from: str | None) -> list[str]:
         visited = {env.originator, self.nation, *(h.nation for h in frame.hops)}
@@ -174,20 +369,42 @@ class Node:
                 hops.add(nxt)
         data = encode_frame(frame)
         for nxt in sorted(hops):
-            await self._transport.send(self.nation, nxt, data)
+            await self._transport.send(
+                self.nation, nxt, data, msg_id=f"{env.originator}.{env.id}.{nxt}"
+            )
         return sorted(hops)
+
+    def _note(self, name: AuditName, reason: str, kind: Kind, recipient: str) -> None:
+        self._audit.append(
+            AuditEvent(
+                name=name,
+                actor=self.nation,
+                reason=reason,
+                originator=self.nation,
+                kind=kind,
+                peer=recipient,
+                event_time_s=self._now(),
+                detail={"recipient": recipient},
+            )
+        )
 
     # -- incoming -------------------------------------------------------------------
 
     async def _on_frame(self, data: bytes, peer: str) -> None:
         now = self._now()
         env: Envelope | None = None
+        missing = range(0)
         try:
             frame = decode_frame(data)
             env = decode_body(frame.body)
             self._verifier.verify(env.originator, frame.body, frame.sig)
-            self._replay.check_and_mark(env.originator, env.seq)
-            for_me = self.nation in env.recipients
+            if len(env.recipients) != 1:
+                raise NotReleasable(
+                    f"an envelope names {len(env.recipients)} recipients; each release "
+                    "must name exactly one"
+                )
+            recipient = env.recipients[0]
+            for_me = recipient == self.nation
             if for_me:
                 decision = decide(env, self.nation, self.agreements)
                 if not decision.allow or decision.agreement_id not in env.releasability:
@@ -196,17 +413,26 @@ class Node:
                         f"{self.nation}: {decision.reason}"
                     )
                 payload = decode_payload(env.kind, env.payload)
+            missing = self._book.accept(env.originator, recipient, env.seq)
         except MessageError as exc:
             self._reject(exc, env, peer, now)
             return
+        if missing and for_me:
+            self._log(
+                AuditName.GAP,
+                f"sequence {env.seq} arrived before {_ranges(missing)}",
+                env,
+                peer,
+                now,
+            )
         relay = Frame(body=frame.body, sig=frame.sig, hops=(*frame.hops, Hop(self.nation, now)))
-        relayed = await self._forward(relay, env, came_from=peer)
-        if relayed:
-            self._log(AuditName.RELAYED, "relayed toward " + ",".join(relayed), env, peer, now)
+        relayed = [] if for_me else await self._forward(relay, env, came_from=peer)
         if not for_me:
-            if not relayed:
+            if relayed:
+                self._log(AuditName.RELAYED, "relayed toward " + ",".join(relayed), env, peer, now)
+            else:
                 self._reject(
-                    NotReleasable(f"addressed to {','.join(env.recipients)}, not {self.nation}"),
+                    NotReleasable(f"addressed to {recipient}, not {self.nation}, and no route"),
                     env,
                     peer,
                     now,
@@ -228,6 +454,7 @@ class Node:
                 peer=peer,
                 seq=env.seq,
                 event_time_s=now,
+                detail={"recipient": env.recipients[0]},
             )
         )
 
@@ -246,3 +473,33 @@ class Node:
                 event_time_s=now,
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    """What the policy judges an outgoing payload by, before it has an envelope."""
+
+    originator: str
+    kind: Kind
+    valid_time_s: float
+
+
+def _changes(old: AgreementSet, new: AgreementSet) -> Iterable[str]:
+    for a in new:
+        before = old.by_id(a.id)
+        if before is None:
+            yield f"{a.label} added: {a.originator}→{a.recipient} {a.state.value}"
+        elif before != a:
+            yield (
+                f"{before.label} → {a.label}: {a.originator}→{a.recipient} "
+                f"{before.state.value} → {a.state.value}"
+            )
+    for a in old:
+        if new.by_id(a.id) is None:
+            yield f"{a.label} removed: {a.originator}→{a.recipient}"
+
+
+def _ranges(numbers: range) -> str:
+    if len(numbers) == 1:
+        return str(numbers[0])
+    return f"{numbers[0]}–{numbers[-1]}"

@@ -1,7 +1,23 @@
-"""The transport seam: how frames move between linked nodes.
+"""The transport seam: how frames move between linked nodes, durably and at least once.
 
-A transport moves opaque bytes from one node to a linked neighbour and hands them to that
-node's receive handler. It knows nothing of envelopes, signatures or agreements.
+A transport moves opaque frames from one node to a linked neighbour and hands them to that
+neighbour's receive handler. It knows nothing of envelopes, signatures or agreements.
+
+The contract every transport keeps (the nodes rely on it for "no acknowledged message is
+lost, none is delivered twice"):
+
+- :meth:`Transport.send` returns only once the frame is *accepted*: durably stored (on
+  disk, or by a JetStream stream with its replicas). A frame that was accepted is handed
+  to the receiver's handler at least once, even if the receiver, the sender or a server
+  dies meanwhile. A send that cannot be accepted within its deadline (after retries)
+  raises :class:`~trilink.errors.TransportError`; the frame then counts as not sent.
+- Sends carry a ``msg_id``; a frame re-sent with the same id (a retry, a relay that
+  crashed before acknowledging) is accepted once.
+- Frames on one link (``src`` → ``dst``) reach the handler in the order they were accepted.
+- The handler returning normally *acknowledges* the frame; a frame whose handler did not
+  return (the node stopped or crashed) is handed over again when the node starts again,
+  from its first unacknowledged frame. Duplicates are therefore possible after a crash;
+  the node discards them by the originator's sequence number, which it persists.
 """
 
 from __future__ import annotations
@@ -12,25 +28,35 @@ from collections.abc import Awaitable, Callable
 __all__ = ["Handler", "Transport"]
 
 Handler = Callable[[bytes, str], Awaitable[None]]
-"""Receive handler: ``(frame bytes, the neighbour it came from)``."""
+"""Receive handler: ``(frame bytes, the neighbour it came from)``; returning acknowledges."""
 
 
 class Transport(ABC):
-    """Moves frames over the links of a topology."""
+    """Moves frames over the links of a topology, durably and at least once."""
+
+    name: str = "transport"
 
     @abstractmethod
-    def attach(self, nation: str, handler: Handler) -> None:
-        """Register the node of ``nation`` and its receive handler."""
+    async def start(self, nation: str, handler: Handler) -> None:
+        """Begin handing ``nation``'s frames to ``handler``, from the first frame it has not
+        acknowledged (everything, on a first start)."""
 
     @abstractmethod
-    async def send(self, src: str, dst: str, frame: bytes) -> None:
-        """Queue ``frame`` from ``src`` to its neighbour ``dst``."""
+    async def stop(self, nation: str) -> None:
+        """Stop handing frames to ``nation`` (as a node shutting down or crashing would);
+        unacknowledged frames stay stored for its next :meth:`start`."""
+
+    @abstractmethod
+    async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
+        """Accept ``frame`` from ``src`` for its neighbour ``dst``; return once it is stored.
+
+        Raises :class:`~trilink.errors.TransportError` if it cannot be stored in time."""
 
     @abstractmethod
     async def drain(self) -> None:
-        """Return once every frame sent so far (and any frame sent while handling them) has
-        been handled."""
+        """Return once every frame accepted so far for a started local node (and any frame
+        sent while handling them) has been handled."""
 
     @abstractmethod
     async def close(self) -> None:
-        """Stop delivering and release resources."""
+        """Stop every local node's delivery and release resources."""

@@ -1,73 +1,210 @@
-"""The embedded transport: every node in one process, frames on asyncio queues.
+"""The embedded transport: every node in one process, each sender's frames in a durable log.
 
-This is the default for demos and evaluation. (The durable on-disk log and crash
-catch-up arrive with the governed-sharing work; today a frame lives in memory until its
-recipient has handled it.)
+This is the default for demos and evaluation. Each sending node has its own log on disk,
+an SQLite database in WAL mode (``<directory>/<NATION>.log.sqlite``): a frame is
+committed to its sender's log before :meth:`EmbeddedTransport.send` returns, and each
+receiving neighbour's cursor — the position of the last frame it acknowledged — is kept
+in the same database. A node that stops (or a process that is killed) resumes from its
+first unacknowledged frame when it starts again, so no accepted frame is lost; the only
+duplicates are frames whose handler had not returned, and the node discards them by the
+originator's sequence number.
+
+Durability: WAL with ``synchronous=NORMAL`` survives the crash of the process (each
+commit is in the operating system before ``send`` returns) but not the loss of power of
+the machine; ``synchronous="FULL"`` buys that at the cost of an fsync per frame.
+
+Live frames are handed over from memory (no re-read of the database); the database is
+read only when a node starts, for its backlog.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
 
 from trilink.errors import TransportError
 from trilink.sharing.transport.base import Handler, Transport
 
 __all__ = ["EmbeddedTransport"]
 
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS frames (
+    pos    INTEGER PRIMARY KEY AUTOINCREMENT,
+    dst    TEXT NOT NULL,
+    msg_id TEXT NOT NULL,
+    frame  BLOB NOT NULL,
+    UNIQUE (dst, msg_id)
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    dst TEXT PRIMARY KEY,
+    pos INTEGER NOT NULL
+);
+"""
+
+Entry = tuple[int, str, bytes]
+"""(position in the sender's log, sender, frame)"""
+
+
+@dataclass
+class _Inbox:
+    """A started receiver: its handler, its queue of entries and its worker."""
+
+    handler: Handler
+    queue: deque[Entry] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: asyncio.Task[None] | None = None
+
 
 class EmbeddedTransport(Transport):
-    """In-process delivery with one FIFO queue and one worker per receiving node."""
+    """In-process delivery over durable per-sender logs, one worker per receiving node."""
 
-    def __init__(self) -> None:
-        self._queues: dict[str, asyncio.Queue[tuple[bytes, str]]] = {}
-        self._workers: list[asyncio.Task[None]] = []
-        self._handlers: dict[str, Handler] = {}
+    name = "embedded"
+
+    def __init__(
+        self, directory: Path, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    ) -> None:
+        self.directory = directory
+        self._synchronous = synchronous
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TransportError(
+                f"cannot create the embedded transport's directory {directory}: {exc}. "
+                "Fix: give a writable --data-dir"
+            ) from exc
+        self._logs: dict[str, sqlite3.Connection] = {}
+        self._inboxes: dict[str, _Inbox] = {}
         self._pending = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._failure: BaseException | None = None
         self.delivered = 0
 
-    def attach(self, nation: str, handler: Handler) -> None:
-        if nation in self._handlers:
-            raise TransportError(f"node {nation} is attached twice to the embedded transport")
-        self._handlers[nation] = handler
-        queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
-        self._queues[nation] = queue
-        self._workers.append(asyncio.get_running_loop().create_task(self._work(nation, queue)))
+    # -- the logs ---------------------------------------------------------------------
 
-    async def _work(self, nation: str, queue: asyncio.Queue[tuple[bytes, str]]) -> None:
-        handler = self._handlers[nation]
-        while True:
-            frame, src = await queue.get()
+    def _log(self, nation: str) -> sqlite3.Connection:
+        db = self._logs.get(nation)
+        if db is None:
+            path = self.directory / f"{nation}.log.sqlite"
             try:
-                await handler(frame, src)
-                self.delivered += 1
-            except Exception as exc:  # a bug in a node: surface it in drain(), loudly
-                self._failure = exc
-            finally:
-                self._pending -= 1
-                if self._pending == 0:
-                    self._idle.set()
+                db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA synchronous={self._synchronous}")
+                db.executescript(_SCHEMA)
+            except sqlite3.Error as exc:
+                raise TransportError(
+                    f"cannot open the log {path}: {exc}. Fix: check the file is a trilink "
+                    "log and the directory is writable, or use a fresh --data-dir"
+                ) from exc
+            self._logs[nation] = db
+        return db
 
-    async def send(self, src: str, dst: str, frame: bytes) -> None:
-        queue = self._queues.get(dst)
-        if queue is None:
-            raise TransportError(f"no node {dst} is attached; cannot send from {src}")
-        self._pending += 1
-        self._idle.clear()
-        queue.put_nowait((frame, src))
+    def _backlog(self, nation: str) -> list[Entry]:
+        """Every stored frame for ``nation`` past its cursors, in log order per sender."""
+        entries: list[Entry] = []
+        for path in sorted(self.directory.glob("*.log.sqlite")):
+            src = path.name.removesuffix(".log.sqlite")
+            db = self._log(src)
+            row = db.execute("SELECT pos FROM cursors WHERE dst = ?", (nation,)).fetchone()
+            acked = 0 if row is None else int(row[0])
+            rows = db.execute(
+                "SELECT pos, frame FROM frames WHERE dst = ? AND pos > ? ORDER BY pos",
+                (nation, acked),
+            ).fetchall()
+            entries.extend((int(pos), src, bytes(frame)) for pos, frame in rows)
+        return entries
+
+    def _ack(self, src: str, dst: str, pos: int) -> None:
+        self._log(src).execute(
+            "INSERT INTO cursors (dst, pos) VALUES (?, ?) "
+            "ON CONFLICT (dst) DO UPDATE SET pos = excluded.pos WHERE excluded.pos > pos",
+            (dst, pos),
+        )
+
+    # -- the Transport interface ------------------------------------------------------
+
+    async def start(self, nation: str, handler: Handler) -> None:
+        if nation in self._inboxes:
+            raise TransportError(f"node {nation} is started twice on the embedded transport")
+        inbox = _Inbox(handler)
+        # No await between reading the backlog and registering the inbox: a frame sent
+        # meanwhile cannot fall between the two.
+        backlog = self._backlog(nation)
+        inbox.queue.extend(backlog)
+        self._add_pending(len(backlog))
+        self._inboxes[nation] = inbox
+        inbox.worker = asyncio.get_running_loop().create_task(self._work(nation, inbox))
+
+    async def stop(self, nation: str) -> None:
+        inbox = self._inboxes.pop(nation, None)
+        if inbox is None:
+            return
+        if inbox.worker is not None:
+            inbox.worker.cancel()
+            await asyncio.gather(inbox.worker, return_exceptions=True)
+        self._add_pending(-len(inbox.queue))
+
+    async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
+        try:
+            cur = self._log(src).execute(
+                "INSERT OR IGNORE INTO frames (dst, msg_id, frame) VALUES (?, ?, ?)",
+                (dst, msg_id, frame),
+            )
+        except sqlite3.Error as exc:
+            raise TransportError(
+                f"cannot store a frame from {src} to {dst} in {self.directory}: {exc}. "
+                "Fix: check free disk space and that the directory is writable"
+            ) from exc
+        if cur.rowcount == 0:
+            return  # the same message id was accepted before: accepted once
+        inbox = self._inboxes.get(dst)
+        if inbox is not None:
+            assert cur.lastrowid is not None
+            inbox.queue.append((cur.lastrowid, src, frame))
+            self._add_pending(1)
+            inbox.wake.set()
 
     async def drain(self) -> None:
         # Frames sent while handling others (relays) count too: wait for none pending.
         await self._idle.wait()
         if self._failure is not None:
-            raise TransportError(f"a node failed while handling a frame: {self._failure!r}") from (
-                self._failure
+            failure, self._failure = self._failure, None
+            raise TransportError(f"a node failed while handling a frame: {failure!r}") from (
+                failure
             )
 
     async def close(self) -> None:
-        for w in self._workers:
-            w.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers.clear()
+        for nation in list(self._inboxes):
+            await self.stop(nation)
+        for db in self._logs.values():
+            db.close()
+        self._logs.clear()
+
+    # -- delivery ---------------------------------------------------------------------
+
+    def _add_pending(self, n: int) -> None:
+        self._pending += n
+        if self._pending == 0:
+            self._idle.set()
+        else:
+            self._idle.clear()
+
+    async def _work(self, nation: str, inbox: _Inbox) -> None:
+        while True:
+            while not inbox.queue:
+                inbox.wake.clear()
+                await inbox.wake.wait()
+            pos, src, frame = inbox.queue[0]
+            try:
+                await inbox.handler(frame, src)
+            except Exception as exc:  # a bug in a node: surface it in drain(), loudly
+                self._failure = exc
+            # Returned (or failed loudly): acknowledge, so it is not handed over again.
+            inbox.queue.popleft()
+            self._ack(src, nation, pos)
+            self.delivered += 1
+            self._add_pending(-1)
