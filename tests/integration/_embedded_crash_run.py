@@ -66,6 +66,8 @@ async def main(directory: Path, first: int) -> None:
         await asyncio.sleep(0.001)  # let the receivers run: some frames are in flight
     await transport.drain()
     await transport.close()
+    for node in nodes.values():
+        node.close()
     print("drained", flush=True)
 
 

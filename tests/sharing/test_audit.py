@@ -53,7 +53,7 @@ def _event(i: int, actor: str = "JPN") -> AuditEvent:
 
 
 def _write(path: Path, count: int, identity: Identity = JPN) -> None:
-    with AuditLog(path, identity, wall_clock=_clock()) as log:
+    with AuditLog(path, identity, wall_clock=_clock(), sign_every=1) as log:
         for i in range(count):
             log.append(_event(i, identity.nation))
 
@@ -90,7 +90,7 @@ def test_hundred_events_verify(log100: Path) -> None:
 
 
 def test_append_returns_the_record(tmp_path: Path) -> None:
-    with AuditLog(tmp_path / "a.jsonl", JPN, wall_clock=_clock()) as log:
+    with AuditLog(tmp_path / "a.jsonl", JPN, wall_clock=_clock(), sign_every=1) as log:
         one = log.append(_event(1))
         two = log.append(_event(2))
     assert (one.n, two.n) == (1, 2)
@@ -188,7 +188,7 @@ def test_foreign_key_signature_is_detected(tmp_path: Path) -> None:
 def test_reopening_continues_the_chain(tmp_path: Path) -> None:
     path = tmp_path / "logs" / "JPN.jsonl"
     _write(path, 3)
-    with AuditLog(path, JPN) as log:
+    with AuditLog(path, JPN, sign_every=1) as log:
         assert log.records == 3
         record = log.append(_event(3))
     assert record.n == 4
@@ -199,10 +199,10 @@ def test_reopening_continues_the_chain(tmp_path: Path) -> None:
 
 def test_reopening_with_a_long_last_line(tmp_path: Path) -> None:
     path = tmp_path / "JPN.jsonl"
-    with AuditLog(path, JPN) as log:
+    with AuditLog(path, JPN, sign_every=1) as log:
         log.append(_event(0))
         log.append(AuditEvent(AuditName.ALERT, "JPN", "x" * 10_000))
-    with AuditLog(path, JPN) as log:
+    with AuditLog(path, JPN, sign_every=1) as log:
         assert log.append(_event(2)).n == 3
     assert verify_log(path, KEYS) == 3
 
@@ -295,7 +295,8 @@ def test_any_single_character_edit_is_detected(
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "JPN.jsonl"
-        with AuditLog(path, JPN, wall_clock=_clock()) as log:
+        # Batched signing: only the closing checkpoint line is signed; the chain carries it.
+        with AuditLog(path, JPN, wall_clock=_clock(), sign_every=99, sign_after_s=1e9) as log:
             for event in events:
                 log.append(event)
         text = path.read_text("utf-8")
@@ -313,7 +314,7 @@ def test_any_single_character_edit_is_detected(
             edited = text[:pos] + text[pos + 1 :]
         path.write_text(edited, "utf-8", newline="")
         if edited == text:
-            assert verify_log(path, KEYS) == len(events)
+            assert verify_log(path, KEYS) == len(events) + 1
         else:
             with pytest.raises(AuditError):
                 verify_log(path, KEYS)
@@ -324,3 +325,43 @@ def test_canonical_json_is_sorted_and_compact() -> None:
         '{"a":{"c":"é","d":null},"b":1}'.encode()
     )
     assert msgspec.json.decode(canonical_json({"x": 0.1})) == {"x": 0.1}
+
+
+def test_batched_signing_signs_every_nth_line_and_seals_on_close(tmp_path: Path) -> None:
+    path = tmp_path / "JPN.jsonl"
+    with AuditLog(path, JPN, wall_clock=_clock(), sign_every=8, sign_after_s=1e9) as log:
+        for i in range(20):
+            log.append(_event(i))
+    lines = [json.loads(line) for line in _lines(path)]
+    assert [rec["n"] for rec in lines if rec["sig"] is not None] == [8, 16, 21]
+    assert lines[-1]["name"] == "checkpoint"
+    assert verify_log(path, KEYS) == 21
+
+
+def test_an_unsigned_line_rehashed_without_the_key_is_caught_by_the_next_signature(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "JPN.jsonl"
+    with AuditLog(path, JPN, wall_clock=_clock(), sign_every=8, sign_after_s=1e9) as log:
+        for i in range(20):
+            log.append(_event(i))
+    records = [json.loads(line) for line in _lines(path)]
+    records[2]["reason"] = "allowed by nobody"  # line 3: unsigned; re-chain lines 3..8
+    for rec in records[2:8]:
+        rec["prev"] = records[rec["n"] - 2]["hash"] if rec["n"] > 1 else GENESIS
+        body = {k: v for k, v in rec.items() if k not in ("hash", "sig")}
+        rec["hash"] = hashlib.sha256(canonical_json(body)).hexdigest()
+    _put(path, [canonical_json(rec) + b"\n" for rec in records])
+    _fails_at(path, 8, "signature does not verify")
+
+
+def test_unsigned_lines_at_the_end_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "JPN.jsonl"
+    log = AuditLog(path, JPN, wall_clock=_clock(), sign_every=8, sign_after_s=1e9)
+    for i in range(11):
+        log.append(_event(i))
+    log._file.close()  # killed: no closing checkpoint
+    _fails_at(path, 9, "lines 9–11 are not covered by a signature")
+    with AuditLog(path, JPN) as resumed:  # the restarted node seals them
+        assert resumed.records == 11
+    assert verify_log(path, KEYS) == 12

@@ -99,9 +99,9 @@ async def test_replayed_message_is_rejected_and_audited(tmp_path: Path) -> None:
     assert net.nodes["USA"].rejected["replay"] == 1
     assert net.nodes["JPN"].rejected["replay"] == 0  # the replay was not relayed onward
     assert [r["name"] for r in _audit(net, "USA")].count("rejected") == 1
+    await _close(net)  # closing seals each log with a signed checkpoint
     for n in ("JPN", "KOR", "USA"):
         assert verify_log(net.audit_dir / f"{n}.jsonl", net.keys.public_keys()) > 0  # type: ignore[union-attr]
-    await _close(net)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,13 @@ sorted, no whitespace, UTF-8; :func:`canonical_json`)::
   inserting or moving a line breaks the chain.
 - ``hash`` is the hex SHA-256 of the canonical JSON of the line without ``hash`` and
   ``sig``; ``sig`` the hex Ed25519 signature of the 32 hash bytes by the ``actor``, the
-  nation whose node writes the log. Editing a line and re-hashing it needs that key.
+  nation whose node writes the log, or ``null``. Signing is batched: a line is signed
+  when ``sign_every`` lines or ``sign_after_s`` seconds have passed since the last signed
+  one, and closing the log appends a signed ``checkpoint`` line. Because each hash covers
+  every line before it, one signature vouches for all of them: editing a line and
+  re-hashing the chain needs the key as soon as a signed line follows. A log must end
+  with a signed line; unsigned lines at its end (a node killed before its next
+  signature) are reported, as they cannot be vouched for.
 
 :func:`verify_log` checks one file and raises :class:`~trilink.errors.AuditError` at the
 first bad line; :func:`verify_dir` checks every ``*.jsonl`` in a directory and reports
@@ -80,6 +86,7 @@ class AuditName(StrEnum):
     WITHHELD = "withheld"
     AGREEMENT_CHANGED = "agreement-changed"
     STOPPED = "stopped"
+    CHECKPOINT = "checkpoint"
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ class AuditRecord:
     event: AuditEvent
     prev: str
     hash: str
-    sig: str
+    sig: str | None = field(metadata={"doc": "null on lines a later signature covers"})
 
 
 @dataclass(frozen=True)
@@ -167,11 +174,17 @@ class AuditLog:
         identity: Identity,
         *,
         wall_clock: Callable[[], float] = time.time,
+        sign_every: int = 32,
+        sign_after_s: float = 0.1,
     ) -> None:
         self._path = path
         self._identity = identity
         self._wall_clock = wall_clock
+        self._sign_every = sign_every
+        self._sign_after_s = sign_after_s
+        self._signed_at = time.monotonic()
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._unsigned = 0
         self._file: BinaryIO = path.open("ab+")
         try:
             self._n, self._prev = self._resume()
@@ -199,7 +212,17 @@ class AuditLog:
         created = _utc_iso(self._wall_clock())
         line: dict[str, Any] = {"n": n, "created": created, **event.to_json(), "prev": self._prev}
         digest = hashlib.sha256(canonical_json(line)).hexdigest()
-        sig = self._identity.sign(bytes.fromhex(digest)).hex()
+        now = time.monotonic()
+        sig: str | None = None
+        if (
+            self._unsigned + 1 >= self._sign_every
+            or now - self._signed_at >= self._sign_after_s
+            or event.name is AuditName.CHECKPOINT
+        ):
+            sig = self._identity.sign(bytes.fromhex(digest)).hex()
+            self._unsigned, self._signed_at = 0, now
+        else:
+            self._unsigned += 1
         line["hash"] = digest
         line["sig"] = sig
         self._file.write(canonical_json(line) + b"\n")
@@ -210,6 +233,17 @@ class AuditLog:
         )
 
     def close(self) -> None:
+        """Seal the log with a signed checkpoint line (if any line is unsigned) and close."""
+        if self._file.closed:
+            return
+        if self._unsigned:
+            self.append(
+                AuditEvent(
+                    name=AuditName.CHECKPOINT,
+                    actor=self._identity.nation,
+                    reason=f"log closed; this signature covers the {self._unsigned} lines above",
+                )
+            )
         self._file.close()
 
     def __enter__(self) -> Self:
@@ -262,6 +296,8 @@ class AuditLog:
                 f"log belongs to {obj.get('actor')!r}, not to this node "
                 f"({self._identity.nation}); give each node its own log file",
             )
+        if obj.get("sig") is None:
+            self._unsigned = 1  # a killed node's tail: the next signed line seals it
         return n, digest
 
 
@@ -297,17 +333,27 @@ def _verify(path: Path, verifier: Verifier) -> int:
         f = path.open("rb")
     except OSError as exc:
         raise AuditError(file, 0, f"cannot open the log: {exc.strerror}") from exc
-    prev, actor, n = GENESIS, "", 0
+    prev, actor, n, last_signed = GENESIS, "", 0, 0
     with f:
         for n, raw in enumerate(f, start=1):
-            prev, actor = _verify_line(file, n, raw, prev, actor, verifier)
+            prev, actor, signed = _verify_line(file, n, raw, prev, actor, verifier)
+            if signed:
+                last_signed = n
+    if last_signed < n:
+        raise AuditError(
+            file,
+            last_signed + 1,
+            f"lines {last_signed + 1}–{n} are not covered by a signature (the node stopped "
+            "without closing its log, or lines were appended by someone else); restart the "
+            "node on this log to seal it, and treat those lines as unverified",
+        )
     return n
 
 
 def _verify_line(
     file: str, n: int, raw: bytes, prev: str, log_actor: str, verifier: Verifier
-) -> tuple[str, str]:
-    """Check one line; return its (hash, actor) for the next."""
+) -> tuple[str, str, bool]:
+    """Check one line; return its (hash, actor, whether it is signed) for the next."""
     if not raw.endswith(b"\n"):
         raise AuditError(file, n, "line is incomplete (no newline at its end)")
     body = raw[:-1]
@@ -329,7 +375,9 @@ def _verify_line(
         raise AuditError(
             file, n, "`prev` is not the hash of the line before: a line was deleted, added or moved"
         )
-    digest, sig = obj.pop("hash", None), obj.pop("sig", None)
+    if "sig" not in obj:
+        raise AuditError(file, n, "`sig` is missing (it must be null or a signature)")
+    digest, sig = obj.pop("hash", None), obj.pop("sig")
     if not isinstance(digest, str):
         raise AuditError(file, n, "`hash` is missing")
     if hashlib.sha256(canonical_json(obj)).hexdigest() != digest:
@@ -340,13 +388,15 @@ def _verify_line(
         raise AuditError(file, n, f"unknown actor {actor!r} (public keys known for: {known})")
     if log_actor and actor != log_actor:
         raise AuditError(file, n, f"actor {actor} differs from the log's actor {log_actor}")
+    if sig is None:
+        return digest, actor, False
     if not isinstance(sig, str) or not _SIG_RE.fullmatch(sig):
-        raise AuditError(file, n, "`sig` is missing or not 128 lower-case hex digits")
+        raise AuditError(file, n, "`sig` is not null or 128 lower-case hex digits")
     try:
         verifier.verify(actor, bytes.fromhex(digest), bytes.fromhex(sig))
     except SignatureInvalid as exc:
         raise AuditError(file, n, f"signature does not verify with {actor}'s public key") from exc
-    return digest, actor
+    return digest, actor, True
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:

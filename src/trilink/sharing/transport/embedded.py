@@ -14,7 +14,9 @@ commit is in the operating system before ``send`` returns) but not the loss of p
 the machine; ``synchronous="FULL"`` buys that at the cost of an fsync per frame.
 
 Live frames are handed over from memory (no re-read of the database); the database is
-read only when a node starts, for its backlog.
+read only when a node starts, for its backlog. Cursors are written in batches (every
+``cursor_every`` acknowledgements, when a worker runs out of frames, and on stop): a crash
+hands over again at most that many frames, which the node recognises as already seen.
 """
 
 from __future__ import annotations
@@ -65,10 +67,16 @@ class EmbeddedTransport(Transport):
     name = "embedded"
 
     def __init__(
-        self, directory: Path, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+        self,
+        directory: Path,
+        *,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        cursor_every: int = 256,
     ) -> None:
         self.directory = directory
         self._synchronous = synchronous
+        self._cursor_every = cursor_every
+        self._cursors: dict[tuple[str, str], int] = {}  # (src, dst) -> acknowledged, unwritten
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -119,11 +127,18 @@ class EmbeddedTransport(Transport):
         return entries
 
     def _ack(self, src: str, dst: str, pos: int) -> None:
-        self._log(src).execute(
-            "INSERT INTO cursors (dst, pos) VALUES (?, ?) "
-            "ON CONFLICT (dst) DO UPDATE SET pos = excluded.pos WHERE excluded.pos > pos",
-            (dst, pos),
-        )
+        self._cursors[(src, dst)] = pos
+        if len(self._cursors) >= self._cursor_every or self.delivered % self._cursor_every == 0:
+            self._write_cursors()
+
+    def _write_cursors(self) -> None:
+        cursors, self._cursors = self._cursors, {}
+        for (src, dst), pos in cursors.items():
+            self._log(src).execute(
+                "INSERT INTO cursors (dst, pos) VALUES (?, ?) "
+                "ON CONFLICT (dst) DO UPDATE SET pos = excluded.pos WHERE excluded.pos > pos",
+                (dst, pos),
+            )
 
     # -- the Transport interface ------------------------------------------------------
 
@@ -146,6 +161,7 @@ class EmbeddedTransport(Transport):
         if inbox.worker is not None:
             inbox.worker.cancel()
             await asyncio.gather(inbox.worker, return_exceptions=True)
+        self._write_cursors()
         self._add_pending(-len(inbox.queue))
 
     async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
@@ -180,6 +196,7 @@ class EmbeddedTransport(Transport):
     async def close(self) -> None:
         for nation in list(self._inboxes):
             await self.stop(nation)
+        self._write_cursors()
         for db in self._logs.values():
             db.close()
         self._logs.clear()
@@ -196,6 +213,8 @@ class EmbeddedTransport(Transport):
     async def _work(self, nation: str, inbox: _Inbox) -> None:
         while True:
             while not inbox.queue:
+                if self._cursors:
+                    self._write_cursors()
                 inbox.wake.clear()
                 await inbox.wake.wait()
             pos, src, frame = inbox.queue[0]
@@ -205,6 +224,6 @@ class EmbeddedTransport(Transport):
                 self._failure = exc
             # Returned (or failed loudly): acknowledge, so it is not handed over again.
             inbox.queue.popleft()
-            self._ack(src, nation, pos)
             self.delivered += 1
+            self._ack(src, nation, pos)
             self._add_pending(-1)
