@@ -14,7 +14,7 @@ from _net import T0, Net, _audit, _close, _network, _track
 from trilink.errors import ReplayDetected
 from trilink.sharing.agreements import AgreementSet, AgreementState, Backlog
 from trilink.sharing.envelope import Frame, decode_body, decode_frame, encode_body, encode_frame
-from trilink.sharing.node import SequenceBook
+from trilink.sharing.node import SEQ_BLOCK, SequenceBook
 
 
 def _with(net: Net, nation: str, agreement_id: str, **changes: object) -> AgreementSet:
@@ -130,9 +130,15 @@ async def test_a_restarted_node_recognises_what_it_had_accepted(tmp_path: Path) 
     ]
     assert len(usa_frames) == 2
     await _publish(again, 1, first=3)
-    assert [m.envelope.seq for m in again.inbox["USA"]] == [3]
-    assert [m.envelope.seq for m in again.inbox["JPN"]] == [3]
-    assert not any(r["name"] == "gap" for r in _audit(again, "USA"))
+    # Its numbers carry on past the block reserved before the restart (never reused):
+    # the recipients see the unused rest of the block as a gap, audited.
+    assert [m.envelope.seq for m in again.inbox["USA"]] == [SEQ_BLOCK + 1]
+    assert [m.envelope.seq for m in again.inbox["JPN"]] == [SEQ_BLOCK + 1]
+    gaps = [r for r in _audit(again, "USA") if r["name"] == "gap"]
+    assert len(gaps) == 1 and f"before 3–{SEQ_BLOCK}" in str(gaps[0]["reason"])
+    # A frame handed over again is recognised as already accepted.
+    usa_log = [r for r in _audit(again, "KOR") if r["name"] == "released"]
+    assert len(usa_log) == 6
     await _close(again)
 
 

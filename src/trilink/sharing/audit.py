@@ -87,6 +87,8 @@ class AuditName(StrEnum):
     AGREEMENT_CHANGED = "agreement-changed"
     STOPPED = "stopped"
     CHECKPOINT = "checkpoint"
+    RESERVED = "reserved"
+    SEND_FAILED = "send-failed"
 
 
 @dataclass(frozen=True)

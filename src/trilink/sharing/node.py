@@ -14,9 +14,16 @@ agreements consulted; a frame addressed to another nation is relayed untouched (
 originator's bytes, with this hop appended) and cannot be widened. Every refusal is
 audited with its reason, counted, and changes nothing else: the node keeps running.
 
+A release is audited as *released* once the transport has accepted it (stored durably:
+the sender's acknowledgement); a send the transport cannot accept is audited as
+*send-failed* and raises :class:`~trilink.errors.TransportError` to the caller.
+
 Restart: the node's audit chain is its memory. On :meth:`Node.start` it reads its own log
 back to resume its sequence numbers and the sequence numbers it has already accepted, so
-a frame handed over again after a crash is recognised and not delivered twice.
+a frame handed over again after a crash is recognised and not delivered twice. Sequence
+numbers are reserved in blocks (one audit line per ``SEQ_BLOCK`` releases per recipient):
+a node killed between a send and its audit line never reuses a number, and its
+recipients see the unused rest of the block as a gap, audited.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Final
 
-from trilink.errors import MessageError, NotReleasable, ReplayDetected
+from trilink.errors import MessageError, NotReleasable, ReplayDetected, TransportError
 from trilink.sharing.agreements import (
     Agreement,
     AgreementSet,
@@ -53,7 +61,10 @@ from trilink.sharing.envelope import (
 from trilink.sharing.topology import Topology
 from trilink.sharing.transport.base import Transport
 
-__all__ = ["Node", "Received", "SequenceBook"]
+__all__ = ["SEQ_BLOCK", "Node", "Received", "SequenceBook"]
+
+SEQ_BLOCK: Final = 1024
+"""Sequence numbers reserved per audit line, per recipient."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +171,8 @@ class Node:
         self._audit = audit
         self._now = now
         self._on_receive = on_receive
-        self._seq: Counter[str] = Counter()  # per recipient
+        self._seq: Counter[str] = Counter()  # per recipient: the last number used
+        self._reserved: Counter[str] = Counter()  # per recipient: numbers reserved up to
         self._book = SequenceBook()
         self._held: dict[str, deque[_Pending]] = {}  # per agreement id
         self._latest: dict[str, dict[str, _Pending]] = {}  # per agreement id, per key
@@ -202,8 +214,8 @@ class Node:
             if not isinstance(seq, int) or not isinstance(recipient, str):
                 continue
             name = rec.get("name")
-            if name == AuditName.RELEASED and originator == self.nation:
-                self._seq[recipient] = max(self._seq[recipient], seq)
+            if name in (AuditName.RELEASED, AuditName.RESERVED) and originator == self.nation:
+                self._seq[recipient] = max(self._seq[recipient], seq)  # never reuse one
             elif name in (AuditName.RECEIVED, AuditName.RELAYED) and isinstance(originator, str):
                 try:
                     self._book.accept(originator, recipient, seq)
@@ -265,12 +277,11 @@ class Node:
         self, p: _Pending, kind: Kind, recipient: str, agreement_id: str, reason: str
     ) -> Envelope:
         _, data = encode_payload(p.payload)
-        self._seq[recipient] += 1
         env = Envelope(
             v=ENVELOPE_VERSION,
             id=uuid.uuid4().hex,
             originator=self.nation,
-            seq=self._seq[recipient],
+            seq=self._next_seq(recipient),
             kind=kind,
             event_id=p.event_id,
             valid_time_s=p.valid_time_s,
@@ -281,22 +292,33 @@ class Node:
         )
         body = encode_body(env)
         frame = Frame(body=body, sig=self._identity.sign(body))
-        self._audit.append(
-            AuditEvent(
-                name=AuditName.RELEASED,
-                actor=self.nation,
-                reason=reason,
-                message_id=env.id,
-                originator=self.nation,
-                kind=kind,
-                seq=env.seq,
-                event_time_s=env.sent_time_s,
-                detail={"recipient": recipient},
-            )
-        )
+        try:
+            await self._forward(frame, env, came_from=None)
+        except TransportError as exc:
+            self._log(AuditName.SEND_FAILED, str(exc)[:500], env, recipient, self._now())
+            raise
+        self._log(AuditName.RELEASED, reason, env, recipient, env.sent_time_s)
         self.released += 1
-        await self._forward(frame, env, came_from=None)
         return env
+
+    def _next_seq(self, recipient: str) -> int:
+        seq = self._seq[recipient] + 1
+        if seq > self._reserved[recipient]:
+            up_to = seq + SEQ_BLOCK - 1
+            self._audit.append(
+                AuditEvent(
+                    name=AuditName.RESERVED,
+                    actor=self.nation,
+                    reason=f"sequence numbers {seq}–{up_to} to {recipient} reserved",
+                    originator=self.nation,
+                    seq=up_to,
+                    event_time_s=self._now(),
+                    detail={"recipient": recipient},
+                )
+            )
+            self._reserved[recipient] = up_to
+        self._seq[recipient] = seq
+        return seq
 
     async def _release_held(self, agreement_id: str) -> list[Envelope]:
         """Send what a resumed agreement held, oldest first, then its latest-only set."""
