@@ -43,12 +43,14 @@ class Net:
     keys: KeyStore | None = None
 
 
-async def _network(tmp: Path, agreements: AgreementSet | None = None) -> Net:
+async def _network(
+    tmp: Path, agreements: AgreementSet | None = None, *, topology: Topology | None = None
+) -> Net:
     keys = KeyStore(tmp / "keys")
     nations = ("JPN", "KOR", "USA")
     ids = {n: keys.load_or_create(n) for n in nations}
     verifier = Verifier({n: i.public_key for n, i in ids.items()})
-    topo = Topology.from_links(nations, [("KOR", "USA"), ("USA", "JPN")])
+    topo = topology or Topology.from_links(nations, [("KOR", "USA"), ("USA", "JPN")])
     transport = EmbeddedTransport(tmp / "transport")
     net = Net(transport, {}, {n: [] for n in nations}, tmp / "audit", keys)
 

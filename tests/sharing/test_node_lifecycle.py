@@ -15,6 +15,7 @@ from trilink.errors import ReplayDetected
 from trilink.sharing.agreements import AgreementSet, AgreementState, Backlog
 from trilink.sharing.envelope import Frame, decode_body, decode_frame, encode_body, encode_frame
 from trilink.sharing.node import SEQ_BLOCK, SequenceBook
+from trilink.sharing.topology import Topology
 
 
 def _with(net: Net, nation: str, agreement_id: str, **changes: object) -> AgreementSet:
@@ -189,3 +190,27 @@ def test_sequence_book_accepts_each_number_once_and_reports_new_holes() -> None:
     for seq in range(6, 12):  # the hole at 4 is given up once 4 numbers wait above it
         book.accept("KOR", "JPN", seq)
     assert book.missing("KOR", "JPN") == []
+
+
+async def test_in_a_mesh_korea_reaches_japan_while_the_us_node_is_down(tmp_path: Path) -> None:
+    net = await _network(tmp_path, topology=Topology.mesh(["JPN", "KOR", "USA"]))
+    await net.nodes["USA"].stop()
+    await _publish(net, 3)
+    assert _ids(net, "JPN") == ["KOR-T0001", "KOR-T0002", "KOR-T0003"]
+    assert all(m.hops == () for m in net.inbox["JPN"])  # direct, no relay
+    assert net.inbox["USA"] == []
+    await net.nodes["USA"].start()  # and the US gets its copies when back: none lost
+    await net.transport.drain()
+    assert len(net.inbox["USA"]) == 3
+    await _close(net)
+
+
+async def test_in_the_hub_japan_waits_for_the_us_relay_and_loses_nothing(tmp_path: Path) -> None:
+    net = await _network(tmp_path)
+    await net.nodes["USA"].stop()
+    await _publish(net, 3)
+    assert net.inbox["JPN"] == []  # the single point of failure of the hub
+    await net.nodes["USA"].start()
+    await net.transport.drain()
+    assert _ids(net, "JPN") == ["KOR-T0001", "KOR-T0002", "KOR-T0003"]
+    await _close(net)

@@ -1,7 +1,8 @@
 """Who is linked to whom, and the next hop toward each nation.
 
 The deployed topology is a hub (KOR <-> USA <-> JPN): data between Seoul and Tokyo is
-relayed by the United States. Routes are shortest paths, ties broken by nation code, so
+relayed by the United States. A mesh (:meth:`Topology.mesh`) links every pair, so no
+partner is a single point of failure. Routes are shortest paths, ties broken by nation code, so
 every node computes the same routes from the same link list.
 """
 
@@ -41,6 +42,13 @@ class Topology:
                 )
             edges.add(frozenset((a, b)))
         return cls(ns, frozenset(edges))
+
+    @classmethod
+    def mesh(cls, nations: Iterable[str]) -> Topology:
+        """Every pair of nations linked: no node relays for others, so none is a single
+        point of failure."""
+        ns = sorted(set(nations))
+        return cls.from_links(ns, [(a, b) for i, a in enumerate(ns) for b in ns[i + 1 :]])
 
     def neighbours(self, nation: str) -> tuple[str, ...]:
         return tuple(sorted(n for e in self.links if nation in e for n in e if n != nation))
