@@ -16,6 +16,8 @@ from trilink.sharing.agreements import (
     AgreementSet,
     AgreementState,
     Backlog,
+    ObjectClass,
+    Region,
     decide,
     load_agreements,
     load_default_agreements,
@@ -245,6 +247,59 @@ def test_parse_full_agreement() -> None:
     )
 
 
+FULL = (
+    GOOD
+    + """region = [[5, 115], [5.0, 130], [22, 130], [22, 115]]
+object-classes = ["missile", "rv"]
+precision-m = 1000
+redact = ["sensor", "velocity"]
+delay-s = 30
+seal = true
+"""
+)
+
+
+def test_parse_every_field() -> None:
+    (a,) = parse_agreements(FULL, source="x.toml")
+    assert a.region == Region.polygon([(5, 115), (5, 130), (22, 130), (22, 115)])
+    assert a.region is not None and a.region.contains(10.0, 120.0)
+    assert a.object_classes == frozenset({ObjectClass.MISSILE, ObjectClass.RV})
+    assert a.redact == frozenset({"sensor", "velocity"})
+    assert (a.precision_m, a.delay_s, a.seal) == (1000.0, 30.0, True)
+    (named,) = parse_agreements(GOOD + 'region = "japan-eez"\n', source="x.toml")
+    assert named.region == Region.named("japan-eez")
+
+
+def test_new_fields_default_to_the_old_behaviour() -> None:
+    (a,) = parse_agreements(GOOD, source="x.toml")
+    assert a.region is None and a.object_classes is None and a.precision_m is None
+    assert a.redact == frozenset() and a.delay_s == 0.0 and a.seal is False
+
+
+def test_agreement_refuses_bad_values_in_code() -> None:
+    with pytest.raises(ValueError, match="cannot redact"):
+        _a_with(redact=frozenset({"colour"}))
+    with pytest.raises(ValueError, match="precision_m"):
+        _a_with(precision_m=0.0)
+    with pytest.raises(ValueError, match="delay_s"):
+        _a_with(delay_s=-1.0)
+    with pytest.raises(ValueError, match="not simple"):
+        Region.polygon([(0, 0), (1, 1), (0, 1), (1, 0)])
+    with pytest.raises(ValueError, match="named region"):
+        Region.named("atlantis")
+
+
+def _a_with(**changes: object) -> Agreement:
+    return Agreement(
+        id="A",
+        version=1,
+        originator="KOR",
+        recipient="JPN",
+        kinds=ALL,
+        **changes,  # type: ignore[arg-type]
+    )
+
+
 def test_load_from_file(tmp_path: Path) -> None:
     path = tmp_path / "agreements.toml"
     path.write_text(GOOD)
@@ -330,6 +385,76 @@ MALFORMED = [
     pytest.param(_with(format='"1"'), "format", "format = 1", id="format-type"),
     pytest.param("format = 1\n[agreement]\nid = 'x'\n", "agreement", "[[agreement]]", id="table"),
     pytest.param(_with(version="0"), "agreement[0].version", "version = 1", id="version-zero"),
+    pytest.param(
+        GOOD + 'region = "japan-ezz"\n',
+        "agreement[0].region",
+        "did you mean 'japan-eez'",
+        id="region-name",
+    ),
+    pytest.param(GOOD + "region = 3\n", "agreement[0].region", "[lat, lon]", id="region-type"),
+    pytest.param(
+        GOOD + "region = [[1, 2], [3, 4]]\n", "agreement[0].region", "at least 3", id="region-few"
+    ),
+    pytest.param(
+        GOOD + "region = [[1, 2], [3, 4, 5], [6, 7]]\n",
+        "agreement[0].region[1]",
+        "[lat, lon]",
+        id="region-vertex",
+    ),
+    pytest.param(
+        GOOD + "region = [[1, 2], [3, 400], [6, 7]]\n",
+        "agreement[0].region",
+        "region = [[5, 115]",
+        id="region-range",
+    ),
+    pytest.param(
+        GOOD + "region = [[0, 0], [1, 1], [0, 1], [1, 0]]\n",
+        "agreement[0].region",
+        "without crossing edges",
+        id="region-bowtie",
+    ),
+    pytest.param(
+        GOOD + 'object-classes = ["missle"]\n',
+        "agreement[0].object-classes[0]",
+        "did you mean 'missile'",
+        id="object-class",
+    ),
+    pytest.param(
+        GOOD + "object-classes = []\n",
+        "agreement[0].object-classes",
+        "leave the field out",
+        id="no-classes",
+    ),
+    pytest.param(
+        GOOD + "object-class = []\n",
+        "agreement[0].object-class",
+        "did you mean `object-classes`",
+        id="unknown-object-class-key",
+    ),
+    pytest.param(GOOD + "precision-m = 0\n", "agreement[0].precision-m", "above 0", id="precision"),
+    pytest.param(
+        GOOD + 'precision-m = "1 km"\n',
+        "agreement[0].precision-m",
+        "precision-m = 1000",
+        id="prec-type",
+    ),
+    pytest.param(
+        GOOD + "precision = 10\n",
+        "agreement[0].precision",
+        "did you mean `precision-m`",
+        id="prec-key",
+    ),
+    pytest.param(
+        GOOD + 'redact = ["sensors"]\n',
+        "agreement[0].redact[0]",
+        "did you mean 'sensor'",
+        id="redact",
+    ),
+    pytest.param(GOOD + "delay-s = -5\n", "agreement[0].delay-s", "0 or more", id="delay"),
+    pytest.param(
+        GOOD + "delay = 5\n", "agreement[0].delay", "did you mean `delay-s`", id="delay-key"
+    ),
+    pytest.param(GOOD + 'seal = "yes"\n', "agreement[0].seal", "seal = true", id="seal-type"),
 ]
 
 

@@ -6,22 +6,38 @@ and the ``hops`` that relays append (outside the signature, so a relay forwards 
 originator's bytes untouched and cannot widen their releasability). Parsing is
 open-world: unknown fields are ignored. Times are POSIX seconds UTC as floats inside
 trilink and on the wire; :func:`envelope_to_json` renders them as ISO 8601 UTC for people.
+
+Sealing: when an agreement says ``seal = true`` the envelope's ``payload`` is the payload
+sealed to the recipient (:func:`trilink.sharing.crypto.seal`) and ``sealed_to`` names the
+recipient. The originator signs the envelope with the ciphertext in it, so a relay can
+forward it but can neither read, alter nor widen it; only the recipient opens it
+(:func:`open_payload`). ``key_id`` names which of the originator's signing keys signed.
+
+Redaction: an agreement may withhold parts of a payload
+(:func:`trilink.sharing.agreements.redact_payload`). On the wire withheld fields are
+absent; a track that lost its velocity or covariance decodes as a :class:`PartialTrack`
+(a :class:`~trilink.types.Track` must have both), other payloads keep their type with
+empty values (``sensors=()``, ``overflight=()``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
 import msgspec
 import numpy as np
 
-from trilink.errors import MalformedMessage
+from trilink.errors import MalformedMessage, NotReleasable
+from trilink.sharing.crypto import Identity, open_sealed
 from trilink.types import (
+    Covariance,
     ImpactPrediction,
     LaunchEstimate,
+    StateVector,
     Track,
     TrackState,
     as_covariance,
@@ -35,6 +51,7 @@ __all__ = [
     "Frame",
     "Hop",
     "Kind",
+    "PartialTrack",
     "Payload",
     "decode_body",
     "decode_frame",
@@ -43,6 +60,7 @@ __all__ = [
     "encode_frame",
     "encode_payload",
     "envelope_to_json",
+    "open_payload",
 ]
 
 ENVELOPE_VERSION: Final = 1
@@ -60,10 +78,16 @@ class Kind(StrEnum):
     ALL_CLEAR = "all-clear"
     STATUS = "status"
     AGREEMENT_CHANGE = "agreement-change"
+    RECEIPT = "receipt"
 
 
-class Envelope(msgspec.Struct, frozen=True, kw_only=True):
-    """What the originator signs."""
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What the originator signs.
+
+    ``sealed_to`` (optional): the recipient the ``payload`` bytes are sealed to; absent
+    when the payload is in clear. ``key_id`` (optional): the id of the originator's
+    signing key, so verifiers pick the right key across a rotation.
+    """
 
     v: int
     id: str
@@ -76,6 +100,8 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     releasability: tuple[str, ...]
     recipients: tuple[str, ...]
     payload: bytes
+    sealed_to: str | None = None
+    key_id: str | None = None
 
 
 class Hop(msgspec.Struct, frozen=True, array_like=True):
@@ -93,20 +119,49 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True):
     hops: tuple[Hop, ...] = ()
 
 
-# -- payloads on the wire ----------------------------------------------------------------
+# -- payloads ----------------------------------------------------------------------------
 
 
-class _TrackWire(msgspec.Struct, frozen=True, kw_only=True):
+@dataclass(frozen=True, slots=True)
+class PartialTrack:
+    """A track released with its velocity or its covariance withheld by an agreement.
+
+    ``state`` holds what was released, ECEF: position ``[x, y, z]`` (3) when the velocity
+    was withheld, else position and velocity (6) or also acceleration (9).
+    ``covariance`` matches ``state``, or is ``None`` when withheld. ``withheld`` names
+    the redactions applied (``"velocity"``, ``"covariance"``, ``"sensor"``).
+    """
+
+    track_id: str
+    nation: str
+    t_s: float = field(metadata={"doc": "time of validity, POSIX seconds UTC"})
+    state: StateVector
+    covariance: Covariance | None
+    status: TrackState
+    sensors: tuple[str, ...]
+    first_t_s: float
+    n_updates: int = 0
+    thrusting: bool = False
+    withheld: tuple[str, ...] = ()
+
+    @property
+    def position(self) -> StateVector:
+        """ECEF position (m), shape (3,)."""
+        return self.state[:3]
+
+
+class _TrackWire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     track_id: str
     nation: str
     t_s: float
     state: list[float]
-    cov: list[float]
+    cov: list[float] | None = None
     status: str
-    sensors: list[str]
+    sensors: list[str] | None = None
     first_t_s: float
     n_updates: int = 0
     thrusting: bool = False
+    withheld: list[str] | None = None
 
 
 class _LaunchWire(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,7 +174,7 @@ class _LaunchWire(msgspec.Struct, frozen=True, kw_only=True):
     nation: str
 
 
-class _ImpactWire(msgspec.Struct, frozen=True, kw_only=True):
+class _ImpactWire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     t_valid_s: float
     t_impact_s: float
     lat_deg: float
@@ -130,12 +185,12 @@ class _ImpactWire(msgspec.Struct, frozen=True, kw_only=True):
     apogee_m: float
     eez_verdict: str
     eez_near_boundary: bool
-    overflight: list[str]
+    overflight: list[str] | None = None
     track_id: str = ""
     nation: str = ""
 
 
-Payload = Track | LaunchEstimate | ImpactPrediction
+Payload = Track | PartialTrack | LaunchEstimate | ImpactPrediction
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 _BODY_DECODER: Final = msgspec.msgpack.Decoder(Envelope)
@@ -149,24 +204,28 @@ _PAYLOAD_DECODERS: Final[dict[Kind, msgspec.msgpack.Decoder[Any]]] = {
 
 def encode_payload(payload: Payload) -> tuple[Kind, bytes]:
     """Encode a value type as (kind, msgpack bytes)."""
-    if isinstance(payload, Track):
+    if isinstance(payload, Track | PartialTrack):
+        cov = payload.covariance
         wire: msgspec.Struct = _TrackWire(
             track_id=payload.track_id,
             nation=payload.nation,
             t_s=payload.t_s,
             state=payload.state.tolist(),
-            cov=payload.covariance.reshape(-1).tolist(),
+            cov=None if cov is None else cov.reshape(-1).tolist(),
             status=payload.status.value,
-            sensors=list(payload.sensors),
+            sensors=list(payload.sensors) or None,
             first_t_s=payload.first_t_s,
             n_updates=payload.n_updates,
             thrusting=payload.thrusting,
+            withheld=(list(payload.withheld) or None)
+            if isinstance(payload, PartialTrack)
+            else None,
         )
         return Kind.TRACK, _ENCODER.encode(wire)
     if isinstance(payload, LaunchEstimate):
         return Kind.LAUNCH, _ENCODER.encode(_LaunchWire(**dataclasses.asdict(payload)))
     fields = dataclasses.asdict(payload)
-    fields["overflight"] = list(payload.overflight)
+    fields["overflight"] = list(payload.overflight) or None
     return Kind.IMPACT, _ENCODER.encode(_ImpactWire(**fields))
 
 
@@ -179,24 +238,28 @@ def decode_payload(kind: Kind, data: bytes) -> Payload:
         wire = decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise MalformedMessage(f"{kind.value} payload: {exc}") from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"{kind.value} payload is not msgpack: {exc}") from exc
     if isinstance(wire, _TrackWire):
         return _track_from_wire(wire)
     if isinstance(wire, _LaunchWire):
         return LaunchEstimate(**msgspec.structs.asdict(wire))
     fields = msgspec.structs.asdict(wire)
-    fields["overflight"] = tuple(fields["overflight"])
+    fields["overflight"] = tuple(fields["overflight"] or ())
     return ImpactPrediction(**fields)
 
 
-def _track_from_wire(wire: _TrackWire) -> Track:
+def _track_from_wire(wire: _TrackWire) -> Track | PartialTrack:
     try:
-        state = as_state(wire.state, name="track payload field `state`")
+        state = as_state(wire.state, dims=(3, 6, 9), name="track payload field `state`")
         n = state.shape[0]
-        if len(wire.cov) != n * n:
-            raise ValueError(f"track payload field `cov` has {len(wire.cov)} values, not {n * n}")
-        cov = as_covariance(np.reshape(wire.cov, (n, n)), n, name="track payload field `cov`")
+        cov: Covariance | None = None
+        if wire.cov is not None:
+            if len(wire.cov) != n * n:
+                raise ValueError(
+                    f"track payload field `cov` has {len(wire.cov)} values, not {n * n}"
+                )
+            cov = as_covariance(np.reshape(wire.cov, (n, n)), n, name="track payload field `cov`")
     except ValueError as exc:
         raise MalformedMessage(str(exc)) from exc
     try:
@@ -206,6 +269,21 @@ def _track_from_wire(wire: _TrackWire) -> Track:
             f"track payload: field `status` is {wire.status!r}, expected one of "
             f"{[s.value for s in TrackState]}"
         ) from exc
+    sensors = tuple(wire.sensors or ())
+    if cov is None or n == 3:
+        return PartialTrack(
+            track_id=wire.track_id,
+            nation=wire.nation,
+            t_s=wire.t_s,
+            state=state,
+            covariance=cov,
+            status=status,
+            sensors=sensors,
+            first_t_s=wire.first_t_s,
+            n_updates=wire.n_updates,
+            thrusting=wire.thrusting,
+            withheld=tuple(wire.withheld or ()),
+        )
     return Track(
         track_id=wire.track_id,
         nation=wire.nation,
@@ -213,11 +291,37 @@ def _track_from_wire(wire: _TrackWire) -> Track:
         state=state,
         covariance=cov,
         status=status,
-        sensors=tuple(wire.sensors),
+        sensors=sensors,
         first_t_s=wire.first_t_s,
         n_updates=wire.n_updates,
         thrusting=wire.thrusting,
     )
+
+
+def open_payload(envelope: Envelope, identity: Identity, *older: Identity) -> Payload:
+    """The payload of ``envelope`` for its recipient: opened first if it is sealed.
+
+    ``identity`` is the recipient's current identity; ``older`` its previous ones (a
+    sender may have sealed to a key rotated out meanwhile). Raises
+    :class:`~trilink.errors.NotReleasable` if the payload is sealed to another nation
+    (a relay never opens what it forwards) and :class:`~trilink.errors.MalformedMessage`
+    if the ciphertext does not open or the opened bytes do not decode.
+    """
+    data = envelope.payload
+    if envelope.sealed_to is not None:
+        if envelope.sealed_to != identity.nation:
+            raise NotReleasable(
+                f"payload is sealed to {envelope.sealed_to}, not to {identity.nation}",
+                message_id=envelope.id,
+                originator=envelope.originator,
+            )
+        try:
+            data = open_sealed(data, identity, *older)
+        except MalformedMessage as exc:
+            raise MalformedMessage(
+                exc.detail, message_id=envelope.id, originator=envelope.originator
+            ) from exc
+    return decode_payload(envelope.kind, data)
 
 
 def encode_body(envelope: Envelope) -> bytes:
@@ -230,7 +334,7 @@ def decode_body(data: bytes) -> Envelope:
         env = _BODY_DECODER.decode(data)
     except msgspec.ValidationError as exc:
         raise MalformedMessage(f"envelope: {exc}") from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"envelope is not msgpack: {exc}") from exc
     if env.v != ENVELOPE_VERSION:
         raise MalformedMessage(
@@ -256,7 +360,7 @@ def decode_frame(data: bytes) -> Frame:
         return _FRAME_DECODER.decode(data)
     except msgspec.ValidationError as exc:
         raise MalformedMessage(f"frame: {exc}") from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"frame is not msgpack: {exc}") from exc
 
 
@@ -271,6 +375,9 @@ def envelope_to_json(envelope: Envelope) -> dict[str, Any]:
     out["valid_time"] = _iso(out.pop("valid_time_s"))
     out["sent_time"] = _iso(out.pop("sent_time_s"))
     payload_bytes: bytes = out.pop("payload")
+    if envelope.sealed_to is not None:
+        out["payload_sealed_bytes"] = len(payload_bytes)
+        return out
     try:
         payload = decode_payload(envelope.kind, payload_bytes)
         out["payload"] = msgspec.msgpack.decode(encode_payload(payload)[1])
