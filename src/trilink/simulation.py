@@ -198,6 +198,8 @@ async def run_event(
                         emit(n, f"track {trk.track_id} confirmed")
                     pictures[n].ingest(trk)
                     await nodes[n].publish(trk, event_id=event.id, valid_time_s=trk.t_s)
+            for node in nodes.values():
+                await node.release_due()  # releases an agreement delays
             await transport.drain()
             for n in net.nations:
                 for product in centers[n].step(t):

@@ -44,7 +44,12 @@ class Net:
 
 
 async def _network(
-    tmp: Path, agreements: AgreementSet | None = None, *, topology: Topology | None = None
+    tmp: Path,
+    agreements: AgreementSet | None = None,
+    *,
+    topology: Topology | None = None,
+    now: Callable[[], float] = lambda: T0 + 61.0,
+    on_receipt: Callable[[str, str, float], None] | None = None,
 ) -> Net:
     keys = KeyStore(tmp / "keys")
     nations = ("JPN", "KOR", "USA")
@@ -66,8 +71,9 @@ async def _network(
             topology=topo,
             transport=transport,
             audit=AuditLog(tmp / "audit" / f"{n}.jsonl", ids[n]),
-            now=lambda: T0 + 61.0,
+            now=now,
             on_receive=sink(n),
+            on_receipt=on_receipt if n == "KOR" else None,
         )
         await net.nodes[n].start()
     return net

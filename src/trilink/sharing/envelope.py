@@ -49,10 +49,12 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "Envelope",
     "Frame",
+    "Content",
     "Hop",
     "Kind",
     "PartialTrack",
     "Payload",
+    "Receipt",
     "decode_body",
     "decode_frame",
     "decode_payload",
@@ -190,7 +192,30 @@ class _ImpactWire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     nation: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A recipient's signed acknowledgement of messages it received from one originator:
+    their ids and sequence numbers (of the originator's stream to the recipient), and when
+    the recipient had verified them (event time)."""
+
+    originator: str
+    message_ids: tuple[str, ...]
+    seqs: tuple[int, ...]
+    received_time_s: float
+
+
+class _ReceiptWire(msgspec.Struct, frozen=True, kw_only=True):
+    originator: str
+    message_ids: list[str]
+    seqs: list[int]
+    received_time_s: float
+
+
 Payload = Track | PartialTrack | LaunchEstimate | ImpactPrediction
+"""What agreements govern: data about a missile."""
+
+Content = Payload | Receipt
+"""Whatever an envelope can carry: data, or the protocol's receipts."""
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 _BODY_DECODER: Final = msgspec.msgpack.Decoder(Envelope)
@@ -199,10 +224,11 @@ _PAYLOAD_DECODERS: Final[dict[Kind, msgspec.msgpack.Decoder[Any]]] = {
     Kind.TRACK: msgspec.msgpack.Decoder(_TrackWire),
     Kind.LAUNCH: msgspec.msgpack.Decoder(_LaunchWire),
     Kind.IMPACT: msgspec.msgpack.Decoder(_ImpactWire),
+    Kind.RECEIPT: msgspec.msgpack.Decoder(_ReceiptWire),
 }
 
 
-def encode_payload(payload: Payload) -> tuple[Kind, bytes]:
+def encode_payload(payload: Content) -> tuple[Kind, bytes]:
     """Encode a value type as (kind, msgpack bytes)."""
     if isinstance(payload, Track | PartialTrack):
         cov = payload.covariance
@@ -224,12 +250,20 @@ def encode_payload(payload: Payload) -> tuple[Kind, bytes]:
         return Kind.TRACK, _ENCODER.encode(wire)
     if isinstance(payload, LaunchEstimate):
         return Kind.LAUNCH, _ENCODER.encode(_LaunchWire(**dataclasses.asdict(payload)))
+    if isinstance(payload, Receipt):
+        receipt = _ReceiptWire(
+            originator=payload.originator,
+            message_ids=list(payload.message_ids),
+            seqs=list(payload.seqs),
+            received_time_s=payload.received_time_s,
+        )
+        return Kind.RECEIPT, _ENCODER.encode(receipt)
     fields = dataclasses.asdict(payload)
     fields["overflight"] = list(payload.overflight) or None
     return Kind.IMPACT, _ENCODER.encode(_ImpactWire(**fields))
 
 
-def decode_payload(kind: Kind, data: bytes) -> Payload:
+def decode_payload(kind: Kind, data: bytes) -> Content:
     """Decode a payload of ``kind``; raise :class:`MalformedMessage` naming the field."""
     decoder = _PAYLOAD_DECODERS.get(kind)
     if decoder is None:
@@ -244,6 +278,15 @@ def decode_payload(kind: Kind, data: bytes) -> Payload:
         return _track_from_wire(wire)
     if isinstance(wire, _LaunchWire):
         return LaunchEstimate(**msgspec.structs.asdict(wire))
+    if isinstance(wire, _ReceiptWire):
+        if len(wire.message_ids) != len(wire.seqs):
+            raise MalformedMessage(
+                f"receipt payload: {len(wire.message_ids)} message ids but {len(wire.seqs)} "
+                "sequence numbers; they must pair up"
+            )
+        return Receipt(
+            wire.originator, tuple(wire.message_ids), tuple(wire.seqs), wire.received_time_s
+        )
     fields = msgspec.structs.asdict(wire)
     fields["overflight"] = tuple(fields["overflight"] or ())
     return ImpactPrediction(**fields)
@@ -298,7 +341,7 @@ def _track_from_wire(wire: _TrackWire) -> Track | PartialTrack:
     )
 
 
-def open_payload(envelope: Envelope, identity: Identity, *older: Identity) -> Payload:
+def open_payload(envelope: Envelope, identity: Identity, *older: Identity) -> Content:
     """The payload of ``envelope`` for its recipient: opened first if it is sealed.
 
     ``identity`` is the recipient's current identity; ``older`` its previous ones (a

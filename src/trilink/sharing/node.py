@@ -28,6 +28,9 @@ recipients see the unused rest of the block as a gap, audited.
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -36,27 +39,31 @@ from typing import Final
 
 from trilink.errors import MessageError, NotReleasable, ReplayDetected, TransportError
 from trilink.sharing.agreements import (
-    Agreement,
     AgreementSet,
     AgreementState,
     Backlog,
+    Release,
     decide,
+    plan_releases,
+    release_facts,
 )
 from trilink.sharing.audit import AuditEvent, AuditLog, AuditName, read_events
-from trilink.sharing.crypto import Identity, Verifier
+from trilink.sharing.crypto import Identity, Verifier, seal
 from trilink.sharing.envelope import (
     ENVELOPE_VERSION,
+    Content,
     Envelope,
     Frame,
     Hop,
     Kind,
     Payload,
+    Receipt,
     decode_body,
     decode_frame,
-    decode_payload,
     encode_body,
     encode_frame,
     encode_payload,
+    open_payload,
 )
 from trilink.sharing.topology import Topology
 from trilink.sharing.transport.base import Transport
@@ -161,6 +168,7 @@ class Node:
         audit: AuditLog,
         now: Callable[[], float],
         on_receive: Callable[[Received], None],
+        on_receipt: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.nation = nation
         self._identity = identity
@@ -171,6 +179,13 @@ class Node:
         self._audit = audit
         self._now = now
         self._on_receive = on_receive
+        self._on_receipt = on_receipt  # (message id, from whom, event time)
+        self._delayed: list[tuple[float, int, _Pending, Release]] = []
+        self._order = itertools.count()
+        self._owed: dict[str, list[tuple[str, int]]] = {}
+        self._flush: asyncio.Task[None] | None = None
+        self.sent_at: dict[str, float] = {}  # released, not yet receipted: id -> sent time
+        self.receipts = 0
         self._seq: Counter[str] = Counter()  # per recipient: the last number used
         self._reserved: Counter[str] = Counter()  # per recipient: numbers reserved up to
         self._book = SequenceBook()
@@ -204,6 +219,8 @@ class Node:
 
     def close(self) -> None:
         """Close the node's audit log (the transport is closed by its owner)."""
+        if self._flush is not None:
+            self._flush.cancel()
         self._audit.close()
 
     def _resume(self) -> None:
@@ -227,68 +244,106 @@ class Node:
     async def publish(
         self, payload: Payload, *, event_id: str, valid_time_s: float
     ) -> list[Envelope]:
-        """Release ``payload`` to every partner an agreement allows; return the envelopes
-        sent (one per recipient). Payloads for suspended agreements follow their backlog
-        rule."""
-        kind, _ = encode_payload(payload)
-        sent: list[Envelope] = []
+        """Release ``payload`` to every partner an agreement allows, as the agreement says
+        (redacted, coarsened, sealed, delayed); return the envelopes sent now (one per
+        recipient). Payloads for suspended agreements follow their backlog rule; delayed
+        ones go out from :meth:`release_due`."""
+        sent = await self.release_due()
         pending = _Pending(payload, event_id, valid_time_s)
-        for recipient in self._partners():
-            env = await self._release_or_hold(pending, kind, recipient)
+        for release in self._plan(pending):
+            env = await self._dispose(pending, release)
             if env is not None:
                 sent.append(env)
         return sent
 
-    def _partners(self) -> list[str]:
-        return sorted({a.recipient for a in self.agreements.for_originator(self.nation)})
+    def _plan(self, p: _Pending) -> tuple[Release, ...]:
+        return plan_releases(
+            p.payload, self.agreements, originator=self.nation, valid_time_s=p.valid_time_s
+        )
 
-    async def _release_or_hold(self, p: _Pending, kind: Kind, recipient: str) -> Envelope | None:
-        probe = _Probe(self.nation, kind, p.valid_time_s)
-        decision = decide(probe, recipient, self.agreements)
+    async def _dispose(self, p: _Pending, release: Release) -> Envelope | None:
+        """Send, delay, hold or withhold one recipient's share of a payload."""
+        decision, recipient = release.decision, release.recipient
+        kind = _kind(p.payload)
         if decision.allow and decision.agreement_id is not None:
             if self._held.get(decision.agreement_id) or self._latest.get(decision.agreement_id):
                 await self._release_held(decision.agreement_id)  # older traffic first
-            return await self._release(p, kind, recipient, decision.agreement_id, decision.reason)
-        suspended = self._suspended_for(recipient, kind)
-        if suspended is None:
+            due = decision.release_at_s
+            if due is not None and due > p.valid_time_s and due > self._now():  # a delay
+                heapq.heappush(
+                    self._delayed, (decision.release_at_s, next(self._order), p, release)
+                )
+                return None
+            return await self._release(p, release)
+        agreement_id = decision.agreement_id
+        if decision.backlog is None or agreement_id is None:
             self._note(AuditName.WITHHELD, decision.reason, kind, recipient)
             return None
-        if suspended.backlog is Backlog.HOLD:
-            self._held.setdefault(suspended.id, deque()).append(p)
-            self._note(AuditName.HELD, f"{suspended.label} is suspended: held", kind, recipient)
-        elif suspended.backlog is Backlog.LATEST_ONLY:
-            self._latest.setdefault(suspended.id, {})[_latest_key(p.payload)] = p
-            self._note(
-                AuditName.HELD, f"{suspended.label} is suspended: latest only", kind, recipient
-            )
+        label = f"{agreement_id} v{decision.agreement_version} is suspended"
+        if decision.backlog is Backlog.HOLD:
+            self._held.setdefault(agreement_id, deque()).append(p)
+            self._note(AuditName.HELD, f"{label}: held", kind, recipient)
+        elif decision.backlog is Backlog.LATEST_ONLY:
+            self._latest.setdefault(agreement_id, {})[_latest_key(p.payload)] = p
+            self._note(AuditName.HELD, f"{label}: latest only", kind, recipient)
         else:
-            self._note(
-                AuditName.DROPPED, f"{suspended.label} is suspended: dropped", kind, recipient
-            )
+            self._note(AuditName.DROPPED, f"{label}: dropped", kind, recipient)
         return None
 
-    def _suspended_for(self, recipient: str, kind: Kind) -> Agreement | None:
-        for a in self.agreements.for_originator(self.nation):
-            if a.recipient == recipient and a.state is AgreementState.SUSPENDED and kind in a.kinds:
-                return a
-        return None
+    async def release_due(self) -> list[Envelope]:
+        """Send the delayed releases whose time has come (call once per tick)."""
+        sent: list[Envelope] = []
+        while self._delayed and self._delayed[0][0] <= self._now():
+            _, _, p, release = heapq.heappop(self._delayed)
+            sent.append(await self._release(p, release))
+        return sent
 
-    async def _release(
-        self, p: _Pending, kind: Kind, recipient: str, agreement_id: str, reason: str
+    async def _release(self, p: _Pending, release: Release) -> Envelope:
+        """Sign and send one recipient's share (sealed to it if the agreement says so)."""
+        decision, recipient = release.decision, release.recipient
+        assert release.payload is not None and decision.agreement_id is not None
+        kind, data = encode_payload(release.payload)
+        sealed_to = None
+        if decision.seal:
+            data = seal(data, self._verifier.box_public_key(recipient, at_s=self._now()))
+            sealed_to = recipient
+        return await self._send(
+            kind,
+            data,
+            recipient,
+            event_id=p.event_id,
+            valid_time_s=p.valid_time_s,
+            releasability=(decision.agreement_id,),
+            reason=decision.reason,
+            sealed_to=sealed_to,
+        )
+
+    async def _send(
+        self,
+        kind: Kind,
+        data: bytes,
+        recipient: str,
+        *,
+        event_id: str,
+        valid_time_s: float,
+        releasability: tuple[str, ...],
+        reason: str,
+        sealed_to: str | None = None,
     ) -> Envelope:
-        _, data = encode_payload(p.payload)
         env = Envelope(
             v=ENVELOPE_VERSION,
             id=uuid.uuid4().hex,
             originator=self.nation,
             seq=self._next_seq(recipient),
             kind=kind,
-            event_id=p.event_id,
-            valid_time_s=p.valid_time_s,
+            event_id=event_id,
+            valid_time_s=valid_time_s,
             sent_time_s=self._now(),
-            releasability=(agreement_id,),
+            releasability=releasability,
             recipients=(recipient,),
             payload=data,
+            sealed_to=sealed_to,
+            key_id=self._identity.key_id,
         )
         body = encode_body(env)
         frame = Frame(body=body, sig=self._identity.sign(body))
@@ -298,7 +353,9 @@ class Node:
             self._log(AuditName.SEND_FAILED, str(exc)[:500], env, recipient, self._now())
             raise
         self._log(AuditName.RELEASED, reason, env, recipient, env.sent_time_s)
-        self.released += 1
+        if kind is not Kind.RECEIPT:
+            self.released += 1
+            self.sent_at[env.id] = env.sent_time_s
         return env
 
     def _next_seq(self, recipient: str) -> int:
@@ -321,24 +378,20 @@ class Node:
         return seq
 
     async def _release_held(self, agreement_id: str) -> list[Envelope]:
-        """Send what a resumed agreement held, oldest first, then its latest-only set."""
+        """Send what a resumed agreement held, oldest first, then its latest-only set; each
+        judged again by the agreements now in force."""
         queue = self._held.pop(agreement_id, deque())
         latest = self._latest.pop(agreement_id, {})
         backlog = list(queue) + sorted(latest.values(), key=lambda q: q.valid_time_s)
+        agreement = self.agreements.by_id(agreement_id)
+        assert agreement is not None
         sent: list[Envelope] = []
         for p in backlog:
-            kind, _ = encode_payload(p.payload)
-            agreement = self.agreements.by_id(agreement_id)
-            assert agreement is not None
-            sent.append(
-                await self._release(
-                    p,
-                    kind,
-                    agreement.recipient,
-                    agreement_id,
-                    f"held, released by {agreement.label}",
-                )
-            )
+            for release in self._plan(p):
+                if release.recipient == agreement.recipient:
+                    env = await self._dispose(p, release)
+                    if env is not None:
+                        sent.append(env)
         return sent
 
     async def set_agreements(self, agreements: AgreementSet) -> list[Envelope]:
@@ -410,16 +463,69 @@ class Node:
             )
         )
 
+    # -- receipts -------------------------------------------------------------------
+
+    def _acknowledge(self, env: Envelope) -> None:
+        """Owe ``env``'s originator a receipt; receipts go out in batches, one per
+        originator per pass of the event loop (:meth:`flush_receipts`)."""
+        self._owed.setdefault(env.originator, []).append((env.id, env.seq))
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.get_running_loop().create_task(self.flush_receipts())
+
+    async def flush_receipts(self) -> None:
+        """Send every receipt owed now."""
+        while self._owed:
+            owed, self._owed = self._owed, {}
+            for originator, items in sorted(owed.items()):
+                receipt = Receipt(
+                    originator=originator,
+                    message_ids=tuple(i for i, _ in items),
+                    seqs=tuple(q for _, q in items),
+                    received_time_s=self._now(),
+                )
+                kind, data = encode_payload(receipt)
+                await self._send(
+                    kind,
+                    data,
+                    originator,
+                    event_id="receipt",
+                    valid_time_s=receipt.received_time_s,
+                    releasability=(),
+                    reason=f"receipt for {len(items)} messages",
+                )
+
+    async def settle(self) -> None:
+        """Wait until every receipt owed has been sent."""
+        while self._flush is not None and not self._flush.done():
+            await self._flush
+
+    def _take_receipt(self, env: Envelope, receipt: Receipt, now: float) -> None:
+        if receipt.originator != self.nation:
+            raise NotReleasable(
+                f"a receipt from {env.originator} for {receipt.originator}'s messages "
+                f"reached {self.nation}"
+            )
+        for message_id in receipt.message_ids:
+            sent = self.sent_at.pop(message_id, None)
+            if sent is not None:
+                self.receipts += 1
+                if self._on_receipt is not None:
+                    self._on_receipt(message_id, env.originator, now)
+
     # -- incoming -------------------------------------------------------------------
 
     async def _on_frame(self, data: bytes, peer: str) -> None:
         now = self._now()
         env: Envelope | None = None
         missing = range(0)
+        content: Content | None = None
+        reason = ""
         try:
             frame = decode_frame(data)
             env = decode_body(frame.body)
-            self._verifier.verify(env.originator, frame.body, frame.sig)
+            self._verifier.verify(
+                env.originator, frame.body, frame.sig, key_id=env.key_id, at_s=now
+            )
             if len(env.recipients) != 1:
                 raise NotReleasable(
                     f"an envelope names {len(env.recipients)} recipients; each release "
@@ -427,15 +533,14 @@ class Node:
                 )
             recipient = env.recipients[0]
             for_me = recipient == self.nation
-            if for_me:
-                decision = decide(env, self.nation, self.agreements)
-                if not decision.allow or decision.agreement_id not in env.releasability:
-                    raise NotReleasable(
-                        f"{env.originator}'s {env.kind.value} is not releasable to "
-                        f"{self.nation}: {decision.reason}"
-                    )
-                payload = decode_payload(env.kind, env.payload)
             missing = self._book.accept(env.originator, recipient, env.seq)
+            if for_me:
+                content = open_payload(env, self._identity)
+                if isinstance(content, Receipt):
+                    self._take_receipt(env, content, now)
+                    reason = f"receipt for {len(content.message_ids)} messages"
+                else:
+                    reason = self._check_releasable(env, content)
         except MessageError as exc:
             self._reject(exc, env, peer, now)
             return
@@ -448,8 +553,8 @@ class Node:
                 now,
             )
         relay = Frame(body=frame.body, sig=frame.sig, hops=(*frame.hops, Hop(self.nation, now)))
-        relayed = [] if for_me else await self._forward(relay, env, came_from=peer)
         if not for_me:
+            relayed = await self._forward(relay, env, came_from=peer)
             if relayed:
                 self._log(AuditName.RELAYED, "relayed toward " + ",".join(relayed), env, peer, now)
             else:
@@ -460,9 +565,27 @@ class Node:
                     now,
                 )
             return
+        self._log(AuditName.RECEIVED, reason, env, peer, now)
+        if isinstance(content, Receipt) or content is None:
+            return
         self.received += 1
-        self._log(AuditName.RECEIVED, decision.reason, env, peer, now)
-        self._on_receive(Received(env, payload, relay.hops[:-1], now))
+        self._acknowledge(env)
+        self._on_receive(Received(env, content, relay.hops[:-1], now))
+
+    def _check_releasable(self, env: Envelope, payload: Payload) -> str:
+        """The recipient's own judgement, with its own copy of the agreements."""
+        facts = release_facts(
+            payload, originator=env.originator, valid_time_s=env.valid_time_s, kind=env.kind
+        )
+        decision = decide(facts, self.nation, self.agreements)
+        if not decision.allow or decision.agreement_id not in env.releasability:
+            raise NotReleasable(
+                f"{env.originator}'s {env.kind.value} is not releasable to "
+                f"{self.nation}: {decision.reason}",
+                message_id=env.id,
+                originator=env.originator,
+            )
+        return decision.reason
 
     def _log(self, name: AuditName, reason: str, env: Envelope, peer: str, now: float) -> None:
         self._audit.append(
@@ -497,13 +620,9 @@ class Node:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Probe:
-    """What the policy judges an outgoing payload by, before it has an envelope."""
-
-    originator: str
-    kind: Kind
-    valid_time_s: float
+def _kind(payload: Payload) -> Kind:
+    kind, _ = encode_payload(payload)
+    return kind
 
 
 def _changes(old: AgreementSet, new: AgreementSet) -> Iterable[str]:
