@@ -146,6 +146,16 @@ class _Pending:
     valid_time_s: float
 
 
+@dataclass(order=True, slots=True)
+class _Delayed:
+    """A release an agreement delays, ordered by when it is due."""
+
+    due_s: float
+    order: int
+    pending: _Pending = field(compare=False)
+    release: Release = field(compare=False)
+
+
 def _latest_key(payload: Payload) -> str:
     """What *latest-only* keeps one of: a track's newest report, else the newest per kind."""
     kind, _ = encode_payload(payload)
@@ -180,7 +190,7 @@ class Node:
         self._now = now
         self._on_receive = on_receive
         self._on_receipt = on_receipt  # (message id, from whom, event time)
-        self._delayed: list[tuple[float, int, _Pending, Release]] = []
+        self._delayed: list[_Delayed] = []
         self._order = itertools.count()
         self._owed: dict[str, list[tuple[str, int]]] = {}
         self._flush: asyncio.Task[None] | None = None
@@ -270,9 +280,7 @@ class Node:
                 await self._release_held(decision.agreement_id)  # older traffic first
             due = decision.release_at_s
             if due is not None and due > p.valid_time_s and due > self._now():  # a delay
-                heapq.heappush(
-                    self._delayed, (decision.release_at_s, next(self._order), p, release)
-                )
+                heapq.heappush(self._delayed, _Delayed(due, next(self._order), p, release))
                 return None
             return await self._release(p, release)
         agreement_id = decision.agreement_id
@@ -293,9 +301,9 @@ class Node:
     async def release_due(self) -> list[Envelope]:
         """Send the delayed releases whose time has come (call once per tick)."""
         sent: list[Envelope] = []
-        while self._delayed and self._delayed[0][0] <= self._now():
-            _, _, p, release = heapq.heappop(self._delayed)
-            sent.append(await self._release(p, release))
+        while self._delayed and self._delayed[0].due_s <= self._now():
+            item = heapq.heappop(self._delayed)
+            sent.append(await self._release(item.pending, item.release))
         return sent
 
     async def _release(self, p: _Pending, release: Release) -> Envelope:

@@ -14,7 +14,8 @@ commit is in the operating system before ``send`` returns) but not the loss of p
 the machine; ``synchronous="FULL"`` buys that at the cost of an fsync per frame.
 
 Live frames are handed over from memory (no re-read of the database); the database is
-read only when a node starts, for its backlog. Cursors are written in batches (every
+read only when a node starts, for its backlog. Sends made in the same pass of the event
+loop are committed together (group commit: one WAL write for many frames). Cursors are written in batches (every
 ``cursor_every`` acknowledgements, when a worker runs out of frames, and on stop): a crash
 hands over again at most that many frames, which the node recognises as already seen.
 """
@@ -51,6 +52,17 @@ Entry = tuple[int, str, bytes]
 """(position in the sender's log, sender, frame)"""
 
 
+@dataclass(slots=True)
+class _Send:
+    """A frame waiting for the next group commit."""
+
+    src: str
+    dst: str
+    msg_id: str
+    frame: bytes
+    done: asyncio.Future[None]
+
+
 @dataclass
 class _Inbox:
     """A started receiver: its handler, its queue of entries and its worker."""
@@ -85,6 +97,8 @@ class EmbeddedTransport(Transport):
                 "Fix: give a writable --data-dir"
             ) from exc
         self._logs: dict[str, sqlite3.Connection] = {}
+        self._batch: list[_Send] = []
+        self._commit_soon: asyncio.Handle | None = None
         self._inboxes: dict[str, _Inbox] = {}
         self._pending = 0
         self._idle = asyncio.Event()
@@ -165,24 +179,51 @@ class EmbeddedTransport(Transport):
         self._add_pending(-len(inbox.queue))
 
     async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
-        try:
-            cur = self._log(src).execute(
-                "INSERT OR IGNORE INTO frames (dst, msg_id, frame) VALUES (?, ?, ?)",
-                (dst, msg_id, frame),
-            )
-        except sqlite3.Error as exc:
-            raise TransportError(
-                f"cannot store a frame from {src} to {dst} in {self.directory}: {exc}. "
-                "Fix: check free disk space and that the directory is writable"
-            ) from exc
-        if cur.rowcount == 0:
-            return  # the same message id was accepted before: accepted once
-        inbox = self._inboxes.get(dst)
-        if inbox is not None:
-            assert cur.lastrowid is not None
-            inbox.queue.append((cur.lastrowid, src, frame))
-            self._add_pending(1)
-            inbox.wake.set()
+        # Group commit: sends made in the same pass of the event loop share one
+        # transaction (one write to the log's WAL), committed on the next pass.
+        done = asyncio.get_running_loop().create_future()
+        self._batch.append(_Send(src, dst, msg_id, frame, done))
+        if self._commit_soon is None:
+            self._commit_soon = asyncio.get_running_loop().call_soon(self._commit)
+        await done
+
+    def _commit(self) -> None:
+        batch, self._batch, self._commit_soon = self._batch, [], None
+        by_src: dict[str, list[_Send]] = {}
+        for item in batch:
+            by_src.setdefault(item.src, []).append(item)
+        for src, items in by_src.items():
+            db = self._log(src)
+            stored: list[tuple[_Send, int | None]] = []
+            try:
+                db.execute("BEGIN")
+                for item in items:
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO frames (dst, msg_id, frame) VALUES (?, ?, ?)",
+                        (item.dst, item.msg_id, item.frame),
+                    )
+                    # rowcount 0: the same message id was accepted before: accepted once
+                    stored.append((item, cur.lastrowid if cur.rowcount else None))
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                error = TransportError(
+                    f"cannot store frames from {src} in {self.directory}: {exc}. "
+                    "Fix: check free disk space and that the directory is writable"
+                )
+                for item in items:
+                    if not item.done.done():
+                        item.done.set_exception(error)
+                continue
+            for item, pos in stored:
+                inbox = self._inboxes.get(item.dst)
+                if pos is not None and inbox is not None:
+                    inbox.queue.append((pos, src, item.frame))
+                    self._add_pending(1)
+                    inbox.wake.set()
+                if not item.done.done():
+                    item.done.set_result(None)
 
     async def drain(self) -> None:
         # Frames sent while handling others (relays) count too: wait for none pending.

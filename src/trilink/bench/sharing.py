@@ -1,0 +1,261 @@
+"""Sharing throughput and latency, node to node, on either transport. SIMULATION.
+
+Two nodes, ``KOR`` → ``USA`` on one link, with the shipped agreement between them. Every
+message is a real national track report: released under the agreement, signed, audited,
+stored by the transport, verified and judged by the recipient, audited there, and
+acknowledged by a signed receipt that the sender verifies. Both nodes run in this one
+process (for the embedded transport that is its design; for JetStream each node has its
+own connection and credentials and the broker is three real ``nats-server`` processes).
+
+* **throughput** — ``count`` tracks published as fast as the node accepts them (up to
+  ``window`` publishes in flight, so a broker round trip does not serialise them):
+  ``msgs_per_s`` counts messages verified by the recipient per second, from the first
+  publish to the last verification.
+* **latency** — ``rate`` messages per second for ``seconds`` seconds, paced: for each, the
+  time from calling publish to the sender verifying the recipient's signed receipt for
+  it; ``p50_ms`` and ``p99_ms``. ``lost`` counts messages whose publish returned but that
+  the recipient never receipted.
+* **raw nats-py** — the same cluster's raw JetStream publish rate (R3, acknowledged,
+  with message ids, no trilink at all), measured in the same run
+  (:mod:`trilink.bench.sharing_raw`), so trilink's overhead is visible. For the embedded
+  transport a cluster is started only for this figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+import numpy as np
+
+from trilink.sharing.agreements import AgreementSet, load_default_agreements
+from trilink.sharing.audit import AuditLog
+from trilink.sharing.cluster import ADMIN, NatsCluster
+from trilink.sharing.crypto import KeyStore, Verifier
+from trilink.sharing.node import Node, Received
+from trilink.sharing.topology import Topology
+from trilink.sharing.transport.base import Transport
+from trilink.sharing.transport.embedded import EmbeddedTransport
+from trilink.sharing.transport.jetstream import JetStreamTransport
+from trilink.types import Track, TrackState
+
+__all__ = ["SharingResult", "TransportName", "run_sharing"]
+
+TransportName = Literal["embedded", "jetstream"]
+_NATIONS: Final = ("KOR", "USA")
+_T0: Final = 1_700_000_000.0
+
+
+@dataclass(frozen=True)
+class SharingResult:
+    """One run of the sharing benchmark."""
+
+    transport: str
+    msgs_per_s: float = field(metadata={"doc": "verified by the recipient, per second"})
+    p50_ms: float = field(metadata={"doc": "publish → verified receipt, median"})
+    p99_ms: float = field(metadata={"doc": "publish → verified receipt, 99th percentile"})
+    lost: int = field(metadata={"doc": "publish returned, never receipted"})
+    raw_nats_msgs_per_s: float = field(metadata={"doc": "raw nats-py JetStream R3 publish"})
+    rate: float = 0.0
+    seconds: float = 0.0
+    count: int = 0
+    achieved_rate: float = field(default=0.0, metadata={"doc": "paced publishes per second"})
+
+    def to_json(self) -> dict[str, float | int | str]:
+        return asdict(self)
+
+
+def _track(i: int) -> Track:
+    return Track(
+        track_id=f"KOR-T{i % 10_000:04d}",
+        nation="KOR",
+        t_s=_T0 + i * 1e-3,
+        state=np.array([-3.05e6, 4.05e6, 3.95e6, 1200.0, -300.0, 2500.0]),
+        covariance=np.eye(6) * 250.0,
+        status=TrackState.CONFIRMED,
+        sensors=("KOR-GREENPINE-1",),
+        first_t_s=_T0,
+        n_updates=12,
+    )
+
+
+@dataclass
+class _Pair:
+    transport: Transport
+    kor: Node
+    usa: Node
+    received: list[int] = field(default_factory=lambda: [0])
+    receipted: dict[str, float] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)
+
+    async def settle(self, timeout_s: float) -> None:
+        """Drain, and send and verify every receipt owed, until quiet."""
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            await self.transport.drain()
+            await self.usa.settle()
+            await self.transport.drain()
+            if not self.kor.sent_at:
+                return
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        await self.transport.close()
+        self.kor.close()
+        self.usa.close()
+
+
+async def _pair(transport: Transport, directory: Path, agreements: AgreementSet) -> _Pair:
+    keys = KeyStore(directory / "keys")
+    ids = {n: keys.load_or_create(n) for n in _NATIONS}
+    verifier = Verifier({n: i.public_key for n, i in ids.items()})
+    topology = Topology.from_links(_NATIONS, [_NATIONS])
+    received = [0]
+    receipted: dict[str, float] = {}
+
+    def on_receive(msg: Received) -> None:
+        received[0] += 1
+
+    def on_receipt(message_id: str, sender: str, t: float) -> None:
+        receipted[message_id] = time.perf_counter()
+
+    nodes = {
+        n: Node(
+            n,
+            identity=ids[n],
+            verifier=verifier,
+            agreements=agreements,
+            topology=topology,
+            transport=transport,
+            audit=AuditLog(directory / "audit" / f"{n}.jsonl", ids[n]),
+            now=time.time,
+            on_receive=on_receive,
+            on_receipt=on_receipt if n == "KOR" else None,
+        )
+        for n in _NATIONS
+    }
+    for node in nodes.values():
+        await node.start()
+    return _Pair(transport, nodes["KOR"], nodes["USA"], received, receipted)
+
+
+async def _publish(pair: _Pair, i: int) -> None:
+    t0 = time.perf_counter()
+    (env,) = await pair.kor.publish(_track(i), event_id="bench", valid_time_s=time.time())
+    pair.started[env.id] = t0
+
+
+async def _throughput(pair: _Pair, count: int, window: int) -> float:
+    before = pair.received[0]
+    start = time.perf_counter()
+    await _bounded(count, window, lambda i: _publish(pair, i))
+    await pair.transport.drain()
+    while pair.received[0] - before < count:  # pragma: no cover - drain covers it
+        await asyncio.sleep(0.001)
+    return count / (time.perf_counter() - start)
+
+
+async def _bounded(count: int, window: int, job: Callable[[int], Awaitable[None]]) -> None:
+    """Run ``job(0..count-1)`` in call order with at most ``window`` in flight."""
+    slots = asyncio.Semaphore(window)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(i: int) -> None:
+        try:
+            await job(i)
+        finally:
+            slots.release()
+
+    for i in range(count):
+        await slots.acquire()
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+
+
+async def _latency(pair: _Pair, rate: float, seconds: float) -> tuple[list[float], float, int]:
+    pair.started.clear()
+    pair.receipted.clear()
+    n = max(1, int(rate * seconds))
+    start = time.perf_counter()
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_publish(pair, 1_000_000 + i)))
+    await asyncio.gather(*tasks)
+    achieved = n / (time.perf_counter() - start)
+    await pair.settle(timeout_s=30.0)
+    latencies = [
+        1e3 * (pair.receipted[mid] - t0)
+        for mid, t0 in pair.started.items()
+        if mid in pair.receipted
+    ]
+    lost = sum(1 for mid in pair.started if mid not in pair.receipted)
+    return latencies, achieved, lost
+
+
+async def run_sharing(
+    transport: TransportName = "embedded",
+    *,
+    rate: float = 5000.0,
+    seconds: float = 5.0,
+    count: int = 20_000,
+    window: int = 512,
+    directory: Path | None = None,
+) -> SharingResult:
+    """Measure one transport: throughput, paced latency, losses, and raw nats-py."""
+    if rate <= 0 or seconds <= 0 or count <= 0:
+        raise ValueError("rate, seconds and count must be positive")
+    with tempfile.TemporaryDirectory(prefix="trilink-bench-") as tmp:
+        root = directory or Path(tmp)
+        agreements = AgreementSet(
+            tuple(a for a in load_default_agreements() if a.id == "KOR-USA"), source="bench"
+        )
+        topology = Topology.from_links(_NATIONS, [_NATIONS])
+        cluster = NatsCluster(root / "cluster", agreements=agreements, topology=topology)
+        async with cluster:
+            raw = await _raw_rate(cluster, count)
+            if transport == "embedded":
+                carrier: Transport = EmbeddedTransport(root / "transport")
+            else:
+                carrier = JetStreamTransport.from_cluster(cluster.info(), _NATIONS)
+            pair = await _pair(carrier, root, agreements)
+            try:
+                await _throughput(pair, min(count, 2_000), window)  # warm-up
+                await pair.settle(timeout_s=30.0)
+                msgs_per_s = await _throughput(pair, count, window)
+                await pair.settle(timeout_s=30.0)
+                latencies, achieved, lost = await _latency(pair, rate, seconds)
+            finally:
+                await pair.close()
+    p50, p99 = (
+        (float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99)))
+        if latencies
+        else (math.nan, math.nan)
+    )
+    return SharingResult(
+        transport=transport,
+        msgs_per_s=msgs_per_s,
+        p50_ms=p50,
+        p99_ms=p99,
+        lost=lost,
+        raw_nats_msgs_per_s=raw,
+        rate=rate,
+        seconds=seconds,
+        count=count,
+        achieved_rate=achieved,
+    )
+
+
+async def _raw_rate(cluster: NatsCluster, count: int) -> float:
+    from trilink.bench.sharing_raw import raw_jetstream_publish
+
+    return await raw_jetstream_publish(cluster.credentials(ADMIN), count=count)
