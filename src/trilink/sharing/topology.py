@@ -55,6 +55,13 @@ class Topology:
 
     def next_hop(self, src: str, dst: str) -> str | None:
         """The neighbour of ``src`` on the shortest path to ``dst`` (None if unreachable)."""
+        routes: dict[tuple[str, str], str | None] = self.__dict__.setdefault("_routes", {})
+        key = (src, dst)
+        if key not in routes:
+            routes[key] = self._route(src, dst)
+        return routes[key]
+
+    def _route(self, src: str, dst: str) -> str | None:
         if src == dst:
             return None
         first: dict[str, str] = {}

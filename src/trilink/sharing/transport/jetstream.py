@@ -1,0 +1,801 @@
+"""The JetStream transport: frames stored by a 3-server NATS JetStream cluster (R3).
+
+Each local nation has one NATS connection with *its own* credentials (see
+:mod:`trilink.sharing.cluster`), so the broker enforces what it may write and read:
+
+- :meth:`JetStreamTransport.send` publishes on ``trilink.link.<src>.<dst>`` with the
+  ``Nats-Msg-Id`` header (the stream keeps one copy per id for two minutes) and waits for
+  the stream's acknowledgement: the frame is then on a quorum of replicas. A missing
+  acknowledgement (a server died, a leader is being elected) is retried with the same id
+  and growing pauses until ``send_timeout_s``; then :class:`~trilink.errors.TransportError`.
+  Concurrent sends go on the wire in call order and wait for their acknowledgements
+  together, so many can be in flight (at most ``max_in_flight`` per nation). Frames are
+  handed over in the order the stream stored them; when a failover makes pipelined
+  sends retry, a retried frame can be stored after a later call's frame (a caller that
+  needs call order across failures awaits each send, as the node does).
+- :meth:`JetStreamTransport.start` reads the nation's durable pull consumer
+  ``rx-<nation>`` in batches and hands frames to the handler one at a time, in stream
+  order; a frame is acknowledged after its handler returns. A handler that raises stops
+  that nation's delivery, as a crashed node would; :meth:`~JetStreamTransport.drain`
+  reports it.
+
+Order and exactly-once while running. The consumer redelivers a frame whose
+acknowledgement was lost (a server died before it was replicated); the receiver
+remembers the stream sequence of the last frame it handled and re-acknowledges such
+frames without handing them over again. A frame delivered to a connection that then
+broke never arrives; it is redelivered once its acknowledgement wait has passed, before
+newer frames. So after a disconnection, a lost pull request or a (re)start with frames
+still unacknowledged, the receiver pauses until those frames are due again (the
+consumer's ack wait plus one pull expiry) and then reads on, in order. Duplicates can
+therefore only follow a new process (the handled sequence lives in memory): the node
+discards them by the originator's sequence number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import nats
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from trilink.errors import TransportError
+from trilink.sharing.cluster import (
+    STREAM,
+    ClusterInfo,
+    Credentials,
+    consumer_name,
+    link_subject,
+)
+from trilink.sharing.transport.base import Handler, Transport
+
+__all__ = ["JetStreamTransport"]
+
+log = logging.getLogger(__name__)
+
+_MSG_ID: Final = "Nats-Msg-Id"
+_STATUS: Final = "Status"
+_DESCRIPTION: Final = "Description"
+_NATION_RE: Final = re.compile(r"[A-Z]{3}")
+_VIOLATION_RE: Final = re.compile(
+    r"Permissions Violation for (Publish|Subscription) to \"?([^\"\s']+)", re.IGNORECASE
+)
+
+
+class _Denied(Exception):
+    """The broker refused a publish or subscription (a permissions violation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """A reply on the connection's inbox: a JetStream acknowledgement or API answer."""
+
+    data: bytes
+    status: str | None
+
+
+class _Window:
+    """At most ``size`` sends in flight; waiters go on strictly first come, first served
+    (so sends keep their call order on the wire)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.used = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.used < self.size and not self._waiters:
+            self.used += 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut  # the releaser hands its slot over
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.used -= 1
+
+
+class _RecentIds:
+    """The last ``size`` message ids handled by one nation (a bounded set)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._ids: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def __contains__(self, msg_id: object) -> bool:
+        return msg_id in self._ids
+
+    def add(self, msg_id: str) -> None:
+        if msg_id in self._ids:
+            return
+        self._ids.add(msg_id)
+        self._order.append(msg_id)
+        if len(self._order) > self.size:
+            self._ids.discard(self._order.popleft())
+
+
+# -- one nation's connection ------------------------------------------------------------
+
+
+class _Connection:
+    """One NATS connection with one nation's credentials, and its reply inbox."""
+
+    def __init__(self, creds: Credentials, *, max_in_flight: int) -> None:
+        self.creds = creds
+        self.window = _Window(max_in_flight)
+        self.nc = NatsClient()
+        self.generation = 0
+        self._replies: dict[str, tuple[str, asyncio.Future[_Reply]]] = {}
+        self._violations: list[tuple[str, str]] = []
+        self._reply_prefix = ""
+        self._next = 0
+
+    async def open(self, *, connect_timeout_s: float) -> None:
+        creds = self.creds
+        try:
+            await self.nc.connect(
+                servers=list(creds.servers),
+                user=creds.user,
+                password=creds.password,
+                name=f"trilink-{creds.name}",
+                inbox_prefix=creds.inbox_prefix,
+                connect_timeout=max(1, round(connect_timeout_s)),
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.2,  # type: ignore[arg-type]  # float is fine
+                ping_interval=5,
+                max_outstanding_pings=2,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnect,
+                reconnected_cb=self._on_reconnect,
+            )
+        except nats.errors.NoServersError as exc:
+            raise TransportError(
+                f"cannot connect {creds.name} to any of {', '.join(creds.servers)}: {exc}. "
+                "Fix: start the cluster (`trilink cluster up DIR`) or use the servers its "
+                "cluster.json lists."
+            ) from exc
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            detail = "authorization violation" if "uthorization" in str(exc) else repr(exc)
+            raise TransportError(
+                f"cannot connect {creds.name} (user {creds.user}) to "
+                f"{', '.join(creds.servers)}: {detail}. Fix: use the credentials file the "
+                "cluster wrote (creds/<NATION>.json in its directory) and check it runs."
+            ) from exc
+        self._reply_prefix = f"{creds.inbox_prefix}.{self.nc._nuid.next().decode()}."
+        await self.nc.subscribe(self._reply_prefix + "*", cb=self._on_reply)
+
+    async def close(self) -> None:
+        with contextlib.suppress(nats.errors.Error, OSError, asyncio.TimeoutError):
+            await self.nc.close()
+        for _, fut in self._replies.values():
+            if not fut.done():
+                fut.cancel()
+        self._replies.clear()
+
+    # -- callbacks ----------------------------------------------------------------------
+
+    async def _on_error(self, exc: Exception) -> None:
+        text = str(exc)
+        match = _VIOLATION_RE.search(text)
+        if match is None:
+            log.debug("nats connection of %s: %r", self.creds.name, exc)
+            return
+        subject = match.group(2).lower()  # nats-py lower-cases the server's error
+        self._violations.append((subject, text))
+        del self._violations[:-100]
+        for token, (subj, fut) in list(self._replies.items()):
+            if subj.lower() == subject and not fut.done():
+                fut.set_exception(_Denied(text))
+                self._replies.pop(token, None)
+
+    async def _on_disconnect(self) -> None:
+        self.generation += 1
+
+    async def _on_reconnect(self) -> None:
+        self.generation += 1
+
+    async def _on_reply(self, msg: Msg) -> None:
+        token = msg.subject[len(self._reply_prefix) :]
+        entry = self._replies.pop(token, None)
+        if entry is None or entry[1].done():
+            return
+        status = msg.headers.get(_STATUS) if msg.headers else None
+        entry[1].set_result(_Reply(msg.data, status))
+
+    # -- requests -----------------------------------------------------------------------
+
+    def violation_mark(self) -> int:
+        return len(self._violations)
+
+    def violation_since(self, mark: int, subject: str) -> str | None:
+        for subj, text in self._violations[mark:]:
+            if subj == subject.lower():
+                return text
+        return None
+
+    async def publish(
+        self, subject: str, payload: bytes, headers: dict[str, str] | None
+    ) -> tuple[str, asyncio.Future[_Reply]]:
+        """Put a publish on the wire (in call order); return its reply's token and future."""
+        self._next += 1
+        token = f"{self._next:x}"
+        fut: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
+        self._replies[token] = (subject, fut)
+        try:
+            await self.nc.publish(
+                subject, payload, reply=self._reply_prefix + token, headers=headers
+            )
+        except BaseException:
+            self._replies.pop(token, None)
+            raise
+        return token, fut
+
+    def forget(self, token: str) -> None:
+        """No longer wait for the reply of ``token`` (a late one is dropped)."""
+        self._replies.pop(token, None)
+
+    async def request(self, subject: str, payload: bytes, *, timeout_s: float) -> _Reply:
+        """A request whose permission violation fails at once instead of timing out."""
+        mark = self.violation_mark()
+        token, fut = await self.publish(subject, payload, None)
+        try:
+            await self.nc.flush(timeout=max(1, round(timeout_s)))
+            denied = self.violation_since(mark, subject)
+            if denied is not None:
+                raise _Denied(denied)
+            return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+        finally:
+            self.forget(token)
+
+
+# -- one started nation -----------------------------------------------------------------
+
+
+@dataclass
+class _Receiver:
+    nation: str
+    handler: Handler
+    conn: _Connection
+    ack_wait_s: float
+    task: asyncio.Task[None] | None = None
+    resume_at: float = 0.0
+    sub: Subscription | None = field(default=None, repr=False)
+
+
+class JetStreamTransport(Transport):
+    """Frames over NATS JetStream, one connection per local nation with its credentials.
+
+    ``credentials`` names the nations this process hosts (one for ``trilink node``, all
+    for the demo). Build it from a running cluster with :meth:`from_cluster`.
+    """
+
+    name = "jetstream"
+
+    def __init__(
+        self,
+        credentials: Mapping[str, Credentials],
+        *,
+        send_timeout_s: float = 15.0,
+        ack_timeout_s: float = 2.0,
+        batch: int = 256,
+        pull_expires_s: float = 1.0,
+        connect_timeout_s: float = 5.0,
+        drain_timeout_s: float = 60.0,
+        max_in_flight: int = 1024,
+    ) -> None:
+        if not credentials:
+            raise TransportError(
+                "the JetStream transport got no credentials; give at least the nation this "
+                "process hosts (creds/<NATION>.json of the cluster directory)"
+            )
+        self._credentials = dict(credentials)
+        self.send_timeout_s = send_timeout_s
+        self.ack_timeout_s = ack_timeout_s
+        self.batch = batch
+        self.pull_expires_s = pull_expires_s
+        self.connect_timeout_s = connect_timeout_s
+        self.drain_timeout_s = drain_timeout_s
+        self.max_in_flight = max_in_flight
+        self._conns: dict[str, _Connection] = {}
+        self._connecting: dict[str, asyncio.Future[_Connection]] = {}
+        self._receivers: dict[str, _Receiver] = {}
+        self._handled_seq: dict[str, int] = {}
+        self._stopped_at: dict[str, float] = {}
+        # drain accounting per local nation: ids accepted and not handled yet, ids being
+        # sent, and the ids handled lately (a send can return after its frame is handled)
+        self._outstanding: dict[str, set[str]] = {}
+        self._inflight: dict[str, dict[str, int]] = {}
+        self._recent: dict[str, _RecentIds] = {}
+        self._changed = asyncio.Event()
+        self._failure: BaseException | None = None
+        self.delivered = 0
+        self.redelivered_skipped = 0
+
+    @classmethod
+    def from_cluster(
+        cls,
+        cluster: ClusterInfo | Path,
+        nations: Iterable[str] | None = None,
+        **options: Any,
+    ) -> JetStreamTransport:
+        """A transport for ``nations`` (default: all) of a cluster (its info or directory)."""
+        info = cluster if isinstance(cluster, ClusterInfo) else ClusterInfo.load(Path(cluster))
+        chosen = tuple(info.nations if nations is None else nations)
+        return cls({n: info.load_credentials(n) for n in chosen}, **options)
+
+    @property
+    def nations(self) -> tuple[str, ...]:
+        """The nations this transport can send and receive for."""
+        return tuple(sorted(self._credentials))
+
+    def connected_url(self, nation: str) -> str | None:
+        """The server ``nation``'s connection is on now (None if not connected)."""
+        conn = self._conns.get(nation)
+        url = conn.nc.connected_url if conn is not None and conn.nc.is_connected else None
+        return None if url is None else f"{url.scheme}://{url.hostname}:{url.port}"
+
+    # -- connections --------------------------------------------------------------------
+
+    async def _connection(self, nation: str) -> _Connection:
+        conn = self._conns.get(nation)
+        if conn is not None:
+            return conn
+        pending = self._connecting.get(nation)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        creds = self._credentials.get(nation)
+        if creds is None:
+            raise TransportError(
+                f"this JetStream transport has no credentials for {nation} (it hosts "
+                f"{', '.join(self.nations)}). Fix: give it {nation}'s credentials file, or "
+                f"run {nation}'s node in its own process."
+            )
+        fut: asyncio.Future[_Connection] = asyncio.get_running_loop().create_future()
+        self._connecting[nation] = fut
+        try:
+            conn = _Connection(creds, max_in_flight=self.max_in_flight)
+            await conn.open(connect_timeout_s=self.connect_timeout_s)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: the waiters get it through shield
+            raise
+        finally:
+            del self._connecting[nation]
+        self._conns[nation] = conn
+        fut.set_result(conn)
+        return conn
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
+        for role, nation in (("src", src), ("dst", dst)):
+            if not _NATION_RE.fullmatch(nation):
+                raise TransportError(
+                    f"{role} {nation!r} is not an ISO 3166 alpha-3 nation code (subject "
+                    "tokens must be three upper-case letters)"
+                )
+        if not msg_id or any(c in msg_id for c in "\r\n"):
+            raise TransportError(f"msg_id {msg_id!r} must be a non-empty single-line string")
+        conn = self._conns.get(src) or await self._connection(src)
+        subject = link_subject(src, dst)
+        headers = {_MSG_ID: msg_id}
+        local = dst in self._credentials
+        if local:
+            inflight = self._inflight.setdefault(dst, {})
+            inflight[msg_id] = inflight.get(msg_id, 0) + 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.send_timeout_s
+        pause = 0.05
+        attempt = 0
+        last_problem = "no attempt"
+        await conn.window.acquire()
+        try:
+            while True:
+                attempt += 1
+                token: str | None = None
+                try:
+                    token, fut = await conn.publish(subject, frame, headers)
+                    remaining = deadline - loop.time()
+                    timer = loop.call_later(
+                        max(0.01, min(self.ack_timeout_s, remaining)), _time_out, fut
+                    )
+                    try:
+                        reply = await fut
+                    finally:
+                        timer.cancel()
+                except _Denied as exc:
+                    raise TransportError(
+                        f"the broker refused {src} publishing on {subject} (permissions "
+                        f"violation). The "
+                        f"cluster's permissions follow the agreements and topology: {src} may "
+                        f"send only to neighbours its agreements' traffic flows to. Fix: "
+                        f"send along the topology, or add the agreement and reload the cluster."
+                    ) from exc
+                except nats.errors.MaxPayloadError as exc:
+                    raise TransportError(
+                        f"frame of {len(frame)} bytes from {src} to {dst} exceeds the "
+                        f"server's maximum payload ({conn.nc.max_payload} bytes)"
+                    ) from exc
+                except nats.errors.ConnectionClosedError as exc:
+                    raise TransportError(
+                        f"cannot send from {src}: the transport's connection is closed"
+                    ) from exc
+                except (TimeoutError, nats.errors.Error) as exc:
+                    last_problem = f"no acknowledgement ({type(exc).__name__})"
+                else:
+                    problem, permanent, duplicate = _ack_problem(reply)
+                    if problem is None:
+                        if local:
+                            self._accepted(dst, msg_id, duplicate and attempt == 1)
+                        return
+                    if permanent:
+                        raise TransportError(
+                            f"stream {STREAM} refused the frame from {src} to {dst} "
+                            f"(msg id {msg_id}): {problem}"
+                        )
+                    last_problem = problem
+                finally:
+                    if token is not None:
+                        conn.forget(token)
+                if loop.time() + pause >= deadline:
+                    raise TransportError(
+                        f"frame {msg_id} from {src} to {dst} was not stored within "
+                        f"{self.send_timeout_s:.1f} s ({attempt} attempts; last: "
+                        f"{last_problem}); the cluster may have lost its quorum. It counts "
+                        "as not sent."
+                    )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.5)
+        finally:
+            conn.window.release()
+            if local:
+                inflight = self._inflight[dst]
+                inflight[msg_id] -= 1
+                if inflight[msg_id] == 0:
+                    del inflight[msg_id]
+                self._changed.set()
+
+    def _accepted(self, dst: str, msg_id: str, stored_before: bool) -> None:
+        outstanding = self._outstanding.setdefault(dst, set())
+        recent = self._recent.get(dst)
+        if msg_id in outstanding or (recent is not None and msg_id in recent):
+            return  # counted already, or handled before this acknowledgement came back
+        if not stored_before:  # (else an earlier send of this id was counted)
+            outstanding.add(msg_id)
+
+    # -- receiving ----------------------------------------------------------------------
+
+    async def start(self, nation: str, handler: Handler) -> None:
+        if nation in self._receivers:
+            raise TransportError(f"{nation} is already started on this JetStream transport")
+        conn = await self._connection(nation)
+        consumer = consumer_name(nation)
+        info_subject = f"$JS.API.CONSUMER.INFO.{STREAM}.{consumer}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.send_timeout_s  # rides out a consumer leader election
+        while True:
+            try:
+                reply = await conn.request(info_subject, b"", timeout_s=2.0)
+            except _Denied as exc:
+                raise TransportError(
+                    f"the broker refused {conn.creds.user}'s credentials reading consumer "
+                    f"{consumer}: {exc}. A nation may read only its own consumer. Fix: start "
+                    f"{nation} with {nation}'s credentials (creds/{nation}.json)."
+                ) from exc
+            except (TimeoutError, nats.errors.Error) as exc:
+                problem = f"no answer ({type(exc).__name__})"
+            else:
+                unavailable = _unavailable(reply)
+                if unavailable is None:
+                    break
+                problem = unavailable
+            if loop.time() > deadline:
+                raise TransportError(
+                    f"no answer about consumer {consumer} within {self.send_timeout_s:.0f} s "
+                    f"(last: {problem}); is the cluster running and has it a JetStream "
+                    f"leader? ({', '.join(conn.creds.servers)})"
+                )
+            await asyncio.sleep(0.25)
+        ack_wait_s, ack_floor, pending = _consumer_state(reply, nation)
+        handled = max(self._handled_seq.get(nation, 0), ack_floor)
+        self._handled_seq[nation] = handled
+        receiver = _Receiver(nation, handler, conn, ack_wait_s)
+        if pending > 0:
+            # delivered earlier and not acknowledged: wait until they are due again
+            since = self._stopped_at.get(nation, time.monotonic())
+            receiver.resume_at = since + ack_wait_s + self.pull_expires_s + 0.5
+        self._receivers[nation] = receiver
+        receiver.task = asyncio.get_running_loop().create_task(
+            self._receive(receiver), name=f"trilink-jetstream-rx-{nation}"
+        )
+        self._changed.set()
+
+    async def stop(self, nation: str) -> None:
+        receiver = self._receivers.pop(nation, None)
+        if receiver is None:
+            return
+        if receiver.task is not None:
+            receiver.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver.task
+        await self._unsubscribe(receiver)
+        self._stopped_at[nation] = time.monotonic()
+        self._changed.set()
+
+    async def _unsubscribe(self, receiver: _Receiver) -> None:
+        sub, receiver.sub = receiver.sub, None
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error, OSError, asyncio.TimeoutError):
+                await sub.unsubscribe()
+
+    async def _receive(self, r: _Receiver) -> None:
+        try:
+            await self._receive_loop(r)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # as a crashed node: surfaced by drain()
+            self._failure = exc
+            self._changed.set()
+            log.error("delivery to %s stopped: %r", r.nation, exc)
+            await self._unsubscribe(r)
+
+    async def _receive_loop(self, r: _Receiver) -> None:
+        conn = r.conn
+        nc = conn.nc
+        next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{consumer_name(r.nation)}"
+        request = json.dumps(
+            {"batch": self.batch, "expires": int(self.pull_expires_s * 1e9)}
+        ).encode()
+        while True:
+            # (re)subscribe a fresh inbox: nothing of an abandoned pull can arrive on it
+            await self._unsubscribe(r)
+            delay = r.resume_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if nc.is_closed:
+                raise TransportError(
+                    f"{r.nation}'s connection to the cluster is closed; delivery stopped"
+                )
+            if not nc.is_connected:
+                await asyncio.sleep(0.1)
+                continue
+            generation = conn.generation
+            try:
+                inbox = nc.new_inbox()
+                r.sub = await nc.subscribe(inbox, pending_msgs_limit=4 * self.batch + 64)
+            except (nats.errors.Error, OSError):
+                await asyncio.sleep(0.1)
+                continue
+            resync = False
+            while not resync:
+                mark = conn.violation_mark()
+                try:
+                    await nc.publish(next_subject, request, reply=inbox)
+                except (nats.errors.Error, OSError):
+                    resync = True
+                    break
+                received = 0
+                while received < self.batch:
+                    try:
+                        msg = await r.sub.next_msg(timeout=self.pull_expires_s + 1.0)
+                    except (TimeoutError, nats.errors.TimeoutError):
+                        denied = conn.violation_since(mark, next_subject)
+                        if denied is not None:
+                            raise TransportError(
+                                f"the broker refused {r.nation} pulling its consumer "
+                                f"{consumer_name(r.nation)}: {denied}. Fix: reload the "
+                                f"cluster with {r.nation} in the topology and agreements."
+                            ) from None
+                        resync = True  # the pull request was lost with a server
+                        break
+                    except nats.errors.Error:
+                        resync = True
+                        break
+                    if conn.generation != generation:
+                        resync = True  # the connection broke: a delivery may be missing
+                        break
+                    status = msg.headers.get(_STATUS) if msg.headers else None
+                    if status is None:
+                        received += 1
+                        await self._deliver(r, msg)
+                    elif status == "100":
+                        continue
+                    elif status in ("404", "408"):
+                        break  # expired or nothing: pull again
+                    elif status == "503":
+                        await asyncio.sleep(0.2)  # no consumer leader yet: nothing sent
+                        break
+                    else:  # 409 leadership change and the like: pendings may be lost
+                        resync = True
+                        break
+            if resync:  # frames lost in transit are due again after their ack wait
+                r.resume_at = time.monotonic() + r.ack_wait_s + self.pull_expires_s + 0.5
+
+    async def _deliver(self, r: _Receiver, msg: Msg) -> None:
+        sseq = _stream_seq(msg)
+        if sseq <= self._handled_seq.get(r.nation, 0):
+            # handled already; its acknowledgement was lost: acknowledge again
+            self.redelivered_skipped += 1
+            await _ack(msg)
+            return
+        parts = msg.subject.split(".")
+        src = parts[2] if len(parts) == 4 else "?"
+        await r.handler(msg.data, src)
+        self._handled_seq[r.nation] = sseq
+        self.delivered += 1
+        await _ack(msg)
+        msg_id = msg.headers.get(_MSG_ID) if msg.headers else None
+        if msg_id is not None:
+            self._handled(r.nation, msg_id)
+
+    def _handled(self, dst: str, msg_id: str) -> None:
+        recent = self._recent.get(dst)
+        if recent is None:
+            recent = self._recent[dst] = _RecentIds()
+        recent.add(msg_id)
+        outstanding = self._outstanding.get(dst)
+        if outstanding is not None and msg_id in outstanding:
+            outstanding.discard(msg_id)
+            self._changed.set()
+
+    # -- drain and close ----------------------------------------------------------------
+
+    def _waiting_count(self) -> int:
+        return sum(
+            len(self._outstanding.get(n, ())) + len(self._inflight.get(n, ()))
+            for n in self._receivers
+        )
+
+    def _waiting_for(self) -> dict[str, tuple[int, list[str]]]:
+        waiting: dict[str, tuple[int, list[str]]] = {}
+        for nation in self._receivers:
+            ids = set(self._outstanding.get(nation, ())) | set(self._inflight.get(nation, {}))
+            if ids:
+                waiting[nation] = (len(ids), sorted(ids)[:3])
+        return waiting
+
+    async def drain(self, *, timeout_s: float | None = None) -> None:
+        limit = self.drain_timeout_s if timeout_s is None else timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while True:
+            self._raise_failure()
+            if self._waiting_count() == 0:
+                return
+            self._changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                detail = "; ".join(
+                    f"{n}: {count} accepted frame(s) not handled yet (e.g. {', '.join(ids)})"
+                    for n, (count, ids) in sorted(self._waiting_for().items())
+                )
+                raise TransportError(
+                    f"drain timed out after {limit:.1f} s: {detail}. Is every receiving node "
+                    "started and the cluster up?"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure = self._failure
+            if isinstance(failure, TransportError):
+                raise failure
+            raise TransportError(f"a node failed while handling a frame: {failure!r}") from (
+                failure
+            )
+
+    async def close(self) -> None:
+        for nation in list(self._receivers):
+            await self.stop(nation)
+        conns, self._conns = list(self._conns.values()), {}
+        await asyncio.gather(*(c.close() for c in conns))
+
+
+def _time_out(fut: asyncio.Future[_Reply]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
+def _ack_problem(reply: _Reply) -> tuple[str | None, bool, bool]:
+    """(what went wrong or None if stored, whether retrying is pointless, duplicate)."""
+    if reply.status == "503":
+        return "no responders (no stream leader yet)", False, False
+    if reply.status is not None:
+        return f"status {reply.status}", False, False
+    try:
+        body = json.loads(reply.data)
+    except ValueError:
+        return f"unreadable acknowledgement {reply.data[:80]!r}", False, False
+    if not isinstance(body, dict):
+        return f"unreadable acknowledgement {reply.data[:80]!r}", False, False
+    error = body.get("error")
+    if error is None:
+        return None, False, bool(body.get("duplicate"))
+    code = int(error.get("code", 0))
+    err_code = error.get("err_code")
+    text = f"{error.get('description', 'error')} (code {code}, {err_code})"
+    # 10158: the same id is being stored right now (a concurrent copy): ask again
+    return text, 400 <= code < 500 and err_code != 10158, False
+
+
+def _unavailable(reply: _Reply) -> str | None:
+    """Why a JetStream API answer says "not now" (no leader yet), or None."""
+    if reply.status is not None:
+        return f"status {reply.status}"
+    try:
+        error = json.loads(reply.data).get("error")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(error, dict) and int(error.get("code", 0)) >= 500:
+        return f"{error.get('description')} (code {error.get('code')})"
+    return None
+
+
+def _consumer_state(reply: _Reply, nation: str) -> tuple[float, int, int]:
+    """(ack wait s, acknowledged-floor stream sequence, delivered-not-acknowledged count)."""
+    consumer = consumer_name(nation)
+    if reply.status is not None:
+        raise TransportError(
+            f"no answer about consumer {consumer} (status {reply.status}); the stream "
+            f"{STREAM} has no leader or does not exist. Fix: start the cluster with "
+            "`trilink cluster up`."
+        )
+    try:
+        body = json.loads(reply.data)
+    except ValueError as exc:
+        raise TransportError(f"unreadable consumer info for {consumer}: {exc}") from exc
+    error = body.get("error")
+    if error is not None:
+        raise TransportError(
+            f"cannot read consumer {consumer} of stream {STREAM}: "
+            f"{error.get('description')} (code {error.get('code')}). Fix: add {nation} to "
+            "the topology and agreements and reload the cluster (onboarding creates its "
+            "consumer)."
+        )
+    ack_wait_s = float(body.get("config", {}).get("ack_wait", 4_000_000_000)) / 1e9
+    floor = int((body.get("ack_floor") or {}).get("stream_seq", 0))
+    pending = int(body.get("num_ack_pending", 0))
+    return ack_wait_s, floor, pending
+
+
+def _stream_seq(msg: Msg) -> int:
+    """The stream sequence from a JetStream delivery's reply subject."""
+    tokens = msg.reply.split(".")
+    # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (v1), or v2
+    # with <domain>.<account hash> after ACK and a random token at the end.
+    if len(tokens) == 9:
+        return int(tokens[5])
+    if len(tokens) >= 12:
+        return int(tokens[7])
+    raise TransportError(f"not a JetStream delivery (reply subject {msg.reply!r})")
+
+
+async def _ack(msg: Msg) -> None:
+    # fire and forget: a lost acknowledgement means one redelivery, which is skipped
+    with contextlib.suppress(nats.errors.Error, OSError):
+        await msg.ack()

@@ -1,0 +1,282 @@
+"""The JetStream transport against a real 3-server cluster: order, exactly-once, faults,
+and the broker's own refusal of traffic the agreements do not carry.
+
+Handlers here count *raw* calls per message id: nothing in the test de-duplicates, so any
+duplicate the transport lets through fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+
+import nats
+import nats.errors
+import pytest
+
+from trilink.errors import TransportError
+from trilink.sharing.cluster import STREAM, NatsCluster, consumer_name
+from trilink.sharing.transport.base import Transport
+from trilink.sharing.transport.jetstream import JetStreamTransport
+
+pytestmark = pytest.mark.jetstream
+
+
+class Recorder:
+    """A handler per nation that records every raw call: (nation, src, frame)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, bytes]] = []
+        self.returned: list[tuple[str, str, bytes]] = []
+        self.delay_s = 0.0
+
+    def handler(self, nation: str):  # type: ignore[no-untyped-def]
+        async def handle(frame: bytes, src: str) -> None:
+            self.calls.append((nation, src, frame))
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            self.returned.append((nation, src, frame))
+
+        return handle
+
+    def counts(self) -> Counter[bytes]:
+        return Counter(frame for _, _, frame in self.calls)
+
+
+@pytest.fixture()
+async def transport(jetstream_cluster: NatsCluster) -> AsyncIterator[JetStreamTransport]:
+    t = JetStreamTransport.from_cluster(jetstream_cluster.info(), send_timeout_s=15.0)
+    try:
+        yield t
+    finally:
+        await t.close()
+
+
+async def start_all(t: Transport, rec: Recorder, nations: tuple[str, ...]) -> None:
+    for n in nations:
+        await t.start(n, rec.handler(n))
+
+
+async def test_frames_arrive_in_order_once_per_link(transport: JetStreamTransport) -> None:
+    rec = Recorder()
+    await start_all(transport, rec, ("JPN", "KOR", "USA"))
+    links = [("KOR", "USA"), ("JPN", "USA"), ("USA", "JPN"), ("USA", "KOR")]
+    n = 150
+
+    async def send_link(src: str, dst: str) -> None:
+        for i in range(n):
+            await transport.send(
+                src, dst, f"order:{src}{dst}:{i}".encode(), msg_id=f"o-{src}{dst}{i}"
+            )
+
+    await asyncio.gather(*(send_link(s, d) for s, d in links))
+    await transport.drain(timeout_s=30)
+
+    by_link: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for nation, src, frame in rec.calls:
+        tag, link, i = frame.decode().split(":")
+        assert tag == "order" and link == f"{src}{nation}"
+        by_link[(src, nation)].append(int(i))
+    assert {link: seq for link, seq in by_link.items()} == {link: list(range(n)) for link in links}
+
+
+async def test_same_msg_id_is_stored_and_delivered_once(transport: JetStreamTransport) -> None:
+    rec = Recorder()
+    await transport.start("USA", rec.handler("USA"))
+    await transport.send("JPN", "USA", b"dedup:first", msg_id="dedup-1")
+    await transport.send("JPN", "USA", b"dedup:first", msg_id="dedup-1")  # a re-send
+    # concurrent copies (a relay retrying while the first is in flight)
+    await asyncio.gather(
+        *(transport.send("JPN", "USA", b"dedup:second", msg_id="dedup-2") for _ in range(5))
+    )
+    await transport.drain(timeout_s=15)
+    await asyncio.sleep(0.3)  # give a wrongly stored copy time to show up
+    assert rec.counts() == Counter({b"dedup:first": 1, b"dedup:second": 1})
+
+
+async def test_pipelined_sends_keep_call_order(transport: JetStreamTransport) -> None:
+    rec = Recorder()
+    await transport.start("JPN", rec.handler("JPN"))
+    n = 1000
+    await asyncio.gather(
+        *(transport.send("USA", "JPN", f"pipe:{i}".encode(), msg_id=f"pipe-{i}") for i in range(n))
+    )
+    await transport.drain(timeout_s=30)
+    assert [int(f.split(b":")[1]) for _, _, f in rec.calls] == list(range(n))
+
+
+async def test_stream_leader_kill_loses_no_acknowledged_frame(
+    jetstream_cluster: NatsCluster, transport: JetStreamTransport
+) -> None:
+    rec = Recorder()
+    await start_all(transport, rec, ("JPN", "USA"))
+    n = 2000
+    acked: list[tuple[float, str]] = []
+    failed: list[str] = []
+
+    async def one(i: int) -> None:
+        mid = f"kill-{i}"
+        try:
+            await transport.send("KOR", "USA", f"kill:{i}".encode(), msg_id=mid)
+        except TransportError:
+            failed.append(mid)
+        else:
+            acked.append((time.monotonic(), mid))
+
+    async def sender() -> None:
+        window = 200  # sends in flight, like a busy node
+        sem = asyncio.Semaphore(window)
+
+        async def gated(i: int) -> None:
+            async with sem:
+                await one(i)
+
+        await asyncio.gather(*(gated(i) for i in range(n)))
+
+    task = asyncio.create_task(sender())
+    while len(acked) < 500:
+        await asyncio.sleep(0.005)
+    leader = jetstream_cluster.stream_leader()
+    killed_at = time.monotonic()
+    await asyncio.to_thread(jetstream_cluster.kill, leader)  # kill -9
+    await task
+    await asyncio.to_thread(jetstream_cluster.restart, leader)
+    await transport.drain(timeout_s=60)
+
+    handled = Counter(
+        f"kill-{f.split(b':')[1].decode()}" for _, _, f in rec.calls if f.startswith(b"kill:")
+    )
+    lost = [mid for _, mid in acked if handled[mid] == 0]
+    twice = {mid: c for mid, c in handled.items() if c > 1}
+    assert not lost, f"{len(lost)} acknowledged frames lost, e.g. {lost[:5]}"
+    assert not twice, f"frames handed over more than once: {dict(list(twice.items())[:5])}"
+    order = [int(f.split(b":")[1]) for _, _, f in rec.calls if f.startswith(b"kill:")]
+    inversions = sum(1 for a, b in zip(order, order[1:], strict=False) if b < a)
+    times = sorted(t for t, _ in acked)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b >= killed_at]
+    print(
+        f"\nleader n{leader} killed: {len(acked)} acked, {len(failed)} failed, "
+        f"longest ack gap {max(gaps, default=0):.2f} s, "
+        f"skipped redeliveries {transport.redelivered_skipped}, order inversions {inversions}"
+    )
+
+
+async def test_receivers_server_killed_mid_delivery_keeps_order_exactly_once(
+    jetstream_cluster: NatsCluster, transport: JetStreamTransport
+) -> None:
+    n = 1000
+    await asyncio.gather(
+        *(
+            transport.send("KOR", "USA", f"rx-kill:{i}".encode(), msg_id=f"rxk-{i}")
+            for i in range(n)
+        )
+    )
+    rec = Recorder()
+    rec.delay_s = 0.001
+    await transport.start("USA", rec.handler("USA"))
+    while len(rec.returned) < 200:
+        await asyncio.sleep(0.002)
+    url = transport.connected_url("USA")
+    victim = next(i for i, s in enumerate(jetstream_cluster.servers) if s.client_url == url)
+    await asyncio.to_thread(jetstream_cluster.kill, victim)
+    await transport.drain(timeout_s=60)
+    await asyncio.to_thread(jetstream_cluster.restart, victim)
+    got = [int(f.split(b":")[1]) for _, _, f in rec.calls if f.startswith(b"rx-kill:")]
+    assert got == list(range(n)), "in order, each exactly once, across the reconnection"
+
+
+async def test_receiver_stop_and_start_resumes_from_first_unacknowledged(
+    transport: JetStreamTransport,
+) -> None:
+    rec = Recorder()
+    rec.delay_s = 0.002
+    await transport.start("KOR", rec.handler("KOR"))
+    n = 400
+    for i in range(0, n, 50):
+        await asyncio.gather(
+            *(
+                transport.send("USA", "KOR", f"resume:{j}".encode(), msg_id=f"resume-{j}")
+                for j in range(i, i + 50)
+            )
+        )
+    while len(rec.returned) < 100:
+        await asyncio.sleep(0.002)
+    await transport.stop("KOR")  # mid-stream, possibly mid-handler
+    stopped_with = len(rec.returned)
+    assert stopped_with < n
+    await transport.start("KOR", rec.handler("KOR"))
+    await transport.drain(timeout_s=30)
+
+    returned = [int(f.split(b":")[1]) for _, _, f in rec.returned]
+    assert returned == list(range(n)), "every frame handled once, in order"
+    called = Counter(int(f.split(b":")[1]) for _, _, f in rec.calls)
+    unfinished = {i for i, c in called.items() if c > 1}
+    assert len(unfinished) <= 1, f"only an interrupted handler is repeated, got {unfinished}"
+
+
+async def test_broker_refuses_reading_another_nations_consumer(
+    jetstream_cluster: NatsCluster,
+) -> None:
+    jpn = jetstream_cluster.credentials("JPN")
+    posing = JetStreamTransport({"KOR": jpn})  # JPN's user trying to read KOR's traffic
+    try:
+        with pytest.raises(TransportError, match="refused.*consumer rx-KOR"):
+            await posing.start("KOR", Recorder().handler("KOR"))
+    finally:
+        await posing.close()
+
+    errors: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    nc = await nats.connect(
+        servers=list(jpn.servers),
+        user=jpn.user,
+        password=jpn.password,
+        inbox_prefix=jpn.inbox_prefix,
+        error_cb=on_error,
+        allow_reconnect=False,
+    )
+    try:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await nc.publish(
+            f"$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{consumer_name('KOR')}", b'{"batch":1}', inbox
+        )
+        await nc.subscribe("trilink.>")
+        await nc.subscribe("_INBOX_KOR.>")
+        await nc.flush()
+        with pytest.raises(nats.errors.TimeoutError):
+            await sub.next_msg(timeout=0.5)
+    finally:
+        await nc.close()
+    text = "\n".join(errors)
+    assert 'publish to "$js.api.consumer.msg.next.trilink.rx-kor"' in text
+    assert 'subscription to "trilink.>"' in text
+    assert 'subscription to "_inbox_kor.>"' in text
+
+
+async def test_broker_refuses_links_without_agreement_traffic(
+    jetstream_cluster: NatsCluster,
+) -> None:
+    jpn = jetstream_cluster.credentials("JPN")
+    t = JetStreamTransport({"JPN": jpn, "KOR": jpn}, send_timeout_s=5.0)
+    try:
+        started = time.monotonic()
+        # KOR-JPN traffic goes through the US relay: no direct link on the hub
+        with pytest.raises(
+            TransportError, match=r"refused JPN publishing on trilink\.link\.JPN\.KOR"
+        ):
+            await t.send("JPN", "KOR", b"x", msg_id="deny-1")
+        # JPN posing as KOR on KOR's link to the US
+        with pytest.raises(
+            TransportError, match=r"refused KOR publishing on trilink\.link\.KOR\.USA"
+        ):
+            await t.send("KOR", "USA", b"x", msg_id="deny-2")
+        assert time.monotonic() - started < 2.0, "a refusal is reported at once, not by timeout"
+        await t.send("JPN", "USA", b"allowed", msg_id="deny-3")  # its own link still works
+    finally:
+        await t.close()
