@@ -70,10 +70,11 @@ TRILATERAL = agreements(*[(a, b) for a in NATIONS for b in NATIONS if a != b])
             [(a, b) for a in NATIONS for b in NATIONS if a != b],
             {"JPN": {"USA"}, "KOR": {"USA"}, "USA": {"JPN", "KOR"}},
         ),
-        # only KOR -> JPN: KOR sends to the US, the US relays to JPN; JPN sends nothing
-        (HUB, [("KOR", "JPN")], {"JPN": set(), "KOR": {"USA"}, "USA": {"JPN"}}),
+        # only KOR -> JPN: KOR sends to the US, the US relays to JPN; JPN's signed receipts
+        # go back the same way
+        (HUB, [("KOR", "JPN")], {"JPN": {"USA"}, "KOR": {"USA"}, "USA": {"JPN", "KOR"}}),
         # the mesh: direct links, no relay
-        (MESH, [("KOR", "JPN")], {"JPN": set(), "KOR": {"JPN"}, "USA": set()}),
+        (MESH, [("KOR", "JPN")], {"JPN": {"KOR"}, "KOR": {"JPN"}, "USA": set()}),
         (MESH, [], {"JPN": set(), "KOR": set(), "USA": set()}),
     ],
 )
@@ -219,8 +220,9 @@ async def test_reload_onboards_a_partner_with_an_alerts_only_agreement(
             # JPN's connection from before the reload may now use its new link
             await before.send("JPN", "AUS", b"alert-for-aus", msg_id="reload-1")
             await before.send("JPN", "USA", b"after-reload", msg_id="reload-2")
+            # AUS may answer JPN (its signed receipts) but send nothing anywhere else
             with pytest.raises(TransportError, match="refused AUS publishing"):
-                await aus.send("AUS", "JPN", b"no agreement from AUS", msg_id="reload-3")
+                await aus.send("AUS", "USA", b"no agreement from AUS", msg_id="reload-3")
             with pytest.raises(TransportError, match="refused KOR publishing"):
                 await before.send("KOR", "AUS", b"not on KOR's path", msg_id="reload-4")
             await before.drain(timeout_s=10)

@@ -169,7 +169,9 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def published_links(agreements: AgreementSet, topology: Topology) -> dict[str, set[str]]:
-    """For each nation, the neighbours it sends to: every hop of every agreement's path.
+    """For each nation, the neighbours it sends to: every hop of every agreement's path,
+    and every hop of the way back (the recipient's signed receipts return to the
+    originator).
 
     A terminated agreement carries no traffic and opens no link; a suspended one keeps
     its links (its traffic is held by the originator, and resumes without a reload).
@@ -188,13 +190,17 @@ def published_links(agreements: AgreementSet, topology: Topology) -> dict[str, s
                     fix=f"add {nation} to the network's nations and links, or terminate the "
                     "agreement",
                 )
-        cur = agreement.originator
-        while cur != agreement.recipient:
-            nxt = topology.next_hop(cur, agreement.recipient)
-            if nxt is None:  # no route: the nodes cannot deliver it either
-                break
-            links[cur].add(nxt)
-            cur = nxt
+        for src, dst in (
+            (agreement.originator, agreement.recipient),
+            (agreement.recipient, agreement.originator),  # receipts
+        ):
+            cur = src
+            while cur != dst:
+                nxt = topology.next_hop(cur, dst)
+                if nxt is None:  # no route: the nodes cannot deliver it either
+                    break
+                links[cur].add(nxt)
+                cur = nxt
     return links
 
 

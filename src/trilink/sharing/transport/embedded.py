@@ -15,9 +15,10 @@ the machine; ``synchronous="FULL"`` buys that at the cost of an fsync per frame.
 
 Live frames are handed over from memory (no re-read of the database); the database is
 read only when a node starts, for its backlog. Sends made in the same pass of the event
-loop are committed together (group commit: one WAL write for many frames). Cursors are written in batches (every
-``cursor_every`` acknowledgements, when a worker runs out of frames, and on stop): a crash
-hands over again at most that many frames, which the node recognises as already seen.
+loop are committed together (group commit: one WAL write for many frames). Cursors are
+written in batches (every ``cursor_every`` acknowledgements, when a worker runs out of
+frames, and on stop): a crash hands over again at most that many frames, which the node
+recognises as already seen.
 """
 
 from __future__ import annotations
