@@ -180,3 +180,29 @@ def test_cli_coverage_png_and_timeline(tmp_path: Path) -> None:
         for r in rows
         if r["first_detected_s"] is not None
     )
+
+
+def test_one_nations_suite_sees_exactly_what_its_sensors_see_in_the_whole_network() -> None:
+    """Per-sensor random streams: a nation in its own process reproduces its detections."""
+    from trilink.config import load_default_network
+    from trilink.world.launches import fly_event
+    from trilink.world.library import DEFAULT_EVENT_ID, load_library
+
+    traj = fly_event(load_library().get(DEFAULT_EVENT_ID)).trajectory
+    net = load_default_network()
+    whole = SensorSuite(traj, list(net.radar), list(net.infrared), np.random.default_rng(7))
+    kor = SensorSuite(
+        traj,
+        [r for r in net.radar if r.nation == "KOR"],
+        [s for s in net.infrared if s.nation == "KOR"],
+        np.random.default_rng(7),
+    )
+    seen = 0
+    for t in range(0, 400, 10):
+        a = {r.id: dets for r, dets in whole.tick(float(t)).radar if r.nation == "KOR"}
+        b = {r.id: dets for r, dets in kor.tick(float(t)).radar}
+        assert a.keys() == b.keys()
+        for rid in a:
+            assert [d.z.tolist() for d in a[rid]] == [d.z.tolist() for d in b[rid]]
+            seen += len(a[rid])
+    assert seen > 10

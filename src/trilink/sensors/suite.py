@@ -6,10 +6,16 @@ flight (RCS by kind and aspect) and every infrared satellite reports the boostin
 For each sensor and object the suite records when the object first came into the
 sensor's view (geometry alone: horizon, field of regard, range; for infrared, boosting
 and above the clouds) and when it was first and last detected.
+
+Randomness: each sensor draws from its own stream, derived from one draw of the given
+generator and the sensor's id. So a suite of any subset of the sensors (one nation's, in
+its own process) produces exactly the detections those sensors produce in the whole
+network's suite, given a generator seeded alike.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +60,14 @@ class SensorSuite:
     satellites: list[InfraredSatellite]
     rng: np.random.Generator
     sightings: dict[tuple[str, str], Sighting] = field(default_factory=dict)
+    _streams: dict[str, np.random.Generator] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        root = int(self.rng.integers(2**63))
+        for sensor in (*self.radars, *self.satellites):
+            self._streams[sensor.id] = np.random.default_rng(
+                [root, zlib.crc32(sensor.id.encode("utf-8"))]
+            )
 
     def tick(self, t_rel_s: float, dt_s: float = 1.0) -> Tick:
         """Sense at ``t_rel_s`` seconds after launch (one tick of ``dt_s``)."""
@@ -72,7 +86,9 @@ class SensorSuite:
                 )
             los = pos - radar.ecef_m
             los /= np.maximum(np.linalg.norm(los, axis=1), 1.0)[:, None]
-            dets = radar.observe(t, pos, vel, rcs_m2(kinds, los, vel), names, self.rng)
+            dets = radar.observe(
+                t, pos, vel, rcs_m2(kinds, los, vel), names, self._streams[radar.id]
+            )
             self._detected(
                 radar.id, radar.nation, "radar", [d.truth_id for d in dets if d.truth_id], t_rel_s
             )
@@ -85,7 +101,9 @@ class SensorSuite:
             if names:
                 seen = sat.visible(t, pos) & boosting
                 self._visible(sat.id, sat.nation, "infrared", names, seen, t_rel_s)
-            reports = sat.observe(t, dt_s, pos, boosting, names, self.rng, velocities=vel)
+            reports = sat.observe(
+                t, dt_s, pos, boosting, names, self._streams[sat.id], velocities=vel
+            )
             self._detected(
                 sat.id, sat.nation, "infrared", [r.truth_id for r in reports if r.truth_id], t_rel_s
             )
