@@ -26,7 +26,14 @@ from trilink.sensors.suite import SensorSuite
 from trilink.sharing.agreements import load_agreements, load_default_agreements
 from trilink.sharing.audit import verify_dir
 from trilink.sharing.crypto import KeyStore
-from trilink.simulation import RunResult, TimelineEvent, run_event
+from trilink.sharing.topology import Topology
+from trilink.simulation import (
+    LinkEvent,
+    RunResult,
+    TimelineEvent,
+    run_event,
+    run_event_on_jetstream,
+)
 from trilink.world.catalog import catalog, missile_class
 from trilink.world.launches import Flight, LaunchRequest, disperse, facts, fly_event, fly_request
 from trilink.world.library import DEFAULT_EVENT_ID, Library, load_library
@@ -80,6 +87,23 @@ def demo(
         typer.Option(help="place a ship radar for this run: ID=LAT,LON (repeatable)"),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no live timeline")] = False,
+    transport: Annotated[
+        str,
+        typer.Option(
+            help="embedded (one process, SQLite logs) or jetstream (starts and stops a "
+            "3-server NATS JetStream cluster on loopback for the run)"
+        ),
+    ] = "embedded",
+    topology: Annotated[
+        str, typer.Option(help="hub (the network file's links, as deployed) or mesh")
+    ] = "hub",
+    link: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="an agreement change during the run, T:ACTION:AGREEMENT, e.g. "
+            "120:suspend:KOR-JPN (ACTION: suspend, resume, terminate; repeatable)"
+        ),
+    ] = None,
 ) -> None:
     """Run one launch through world → sensors → tracking → sharing → fusion → warnings."""
     lib = load_library()
@@ -88,21 +112,42 @@ def demo(
     if ship:
         net = net.with_ships(dict(_ship(s) for s in ship))
     agr = load_agreements(agreements) if agreements else load_default_agreements()
-    console.print(BANNER)
-    console.print(
-        f"Event [bold]{ev.id}[/]: {ev.missile.name} from {ev.site.name}, "
-        f"{ev.date} {ev.time_utc or '(time unknown)'} UTC; nodes {', '.join(net.nations)}, "
-        f"links {', '.join('↔'.join(link) for link in net.links)}"
-    )
 
     def show(e: TimelineEvent) -> None:
         if not quiet:
             console.print(f"  T{e.t_rel_s:+6.0f} s  [cyan]{e.nation}[/]  {e.text}")
 
-    with console.status("solving the trajectory and running the network…"):
+    if transport not in ("embedded", "jetstream"):
+        raise typer.BadParameter("use embedded or jetstream", param_hint="--transport")
+    if topology not in ("hub", "mesh"):
+        raise typer.BadParameter("use hub or mesh", param_hint="--topology")
+    topo = (
+        Topology.mesh(net.nations)
+        if topology == "mesh"
+        else Topology.from_links(net.nations, net.links)
+    )
+    console.print(BANNER)
+    links = ", ".join("↔".join(sorted(pair)) for pair in sorted(topo.links, key=sorted))
+    console.print(
+        f"Event [bold]{ev.id}[/]: {ev.missile.name} from {ev.site.name}, "
+        f"{ev.date} {ev.time_utc or '(time unknown)'} UTC; nodes {', '.join(net.nations)}, "
+        f"links {links} ({topology}), transport {transport}"
+    )
+    events = [LinkEvent.parse(x) for x in link or ()]
+    for e in events:
+        agr.with_state(e.agreement_id, e.action)  # an unknown agreement fails here, early
+    runner = run_event_on_jetstream if transport == "jetstream" else run_event
+    with console.status(f"solving the trajectory and running the network ({transport})…"):
         result = asyncio.run(
-            run_event(
-                ev, data_dir=data_dir, seed=seed, network=net, agreements=agr, on_timeline=show
+            runner(
+                ev,
+                data_dir=data_dir,
+                seed=seed,
+                network=net,
+                agreements=agr,
+                topology=topo,
+                on_timeline=show,
+                link_events=events,
             )
         )
     _print_summaries(result)

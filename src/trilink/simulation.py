@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -20,31 +21,45 @@ import numpy as np
 from trilink.alerting.summary import Summary, truth_summary
 from trilink.alerting.warnings import WarningCenter
 from trilink.config import NetworkConfig, load_default_network
+from trilink.errors import ConfigError
 from trilink.fusion.picture import Picture
 from trilink.sensors.suite import SensorSuite, Sighting
-from trilink.sharing.agreements import AgreementSet, load_default_agreements
+from trilink.sharing.agreements import AgreementSet, AgreementState, load_default_agreements
 from trilink.sharing.audit import AuditLog
+from trilink.sharing.cluster import NatsCluster
 from trilink.sharing.crypto import KeyStore, Verifier
 from trilink.sharing.node import Node, Received
 from trilink.sharing.topology import Topology
+from trilink.sharing.transport.base import Transport
 from trilink.sharing.transport.embedded import EmbeddedTransport
+from trilink.sharing.transport.jetstream import JetStreamTransport
 from trilink.tracking.tracker import Tracker
 from trilink.types import ImpactPrediction, LaunchEstimate, Track
 from trilink.world.launches import fly_event
 from trilink.world.library import LaunchEvent, load_library
 from trilink.world.trajectory import Trajectory
 
-__all__ = ["Clock", "RunResult", "TimelineEvent", "run_event"]
+__all__ = [
+    "Clock",
+    "LinkEvent",
+    "RunResult",
+    "TimelineEvent",
+    "run_event",
+    "run_event_on_jetstream",
+]
 
 
 class Clock:
     """Event time of a run. ``speed=None`` runs as fast as possible; otherwise one second of
-    event time takes ``1/speed`` seconds of wall time."""
+    event time takes ``1/speed`` seconds of wall time, counted from ``start_wall_s`` (POSIX
+    wall-clock time, so separate processes can share one clock) or from now."""
 
-    def __init__(self, start_s: float, *, speed: float | None = None) -> None:
+    def __init__(
+        self, start_s: float, *, speed: float | None = None, start_wall_s: float | None = None
+    ) -> None:
         self.now_s = start_s
         self.speed = speed
-        self._wall0 = time.monotonic()
+        self._wall0 = time.time() if start_wall_s is None else start_wall_s
         self._start_s = start_s
 
     def now(self) -> float:
@@ -53,10 +68,43 @@ class Clock:
     async def advance_to(self, t_s: float) -> None:
         if self.speed is not None:
             due = self._wall0 + (t_s - self._start_s) / self.speed
-            delay = due - time.monotonic()
+            delay = due - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
         self.now_s = t_s
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """A change of one agreement at a time of the run (an exercise inject): ``suspend``,
+    ``resume`` or ``terminate`` it, ``t_rel_s`` seconds after launch, at every node."""
+
+    t_rel_s: float
+    action: AgreementState
+    agreement_id: str
+
+    @classmethod
+    def parse(cls, text: str) -> LinkEvent:
+        """``T:ACTION:AGREEMENT`` (e.g. ``120:suspend:KOR-JPN``)."""
+        actions = {"suspend": AgreementState.SUSPENDED, "resume": AgreementState.ACTIVE}
+        actions["terminate"] = AgreementState.TERMINATED
+        try:
+            t, action, agreement_id = text.split(":")
+            return cls(float(t), actions[action], agreement_id)
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"link event {text!r} is not T:ACTION:AGREEMENT",
+                field="link",
+                fix="write seconds after launch, suspend|resume|terminate and an agreement "
+                "id, e.g. 120:suspend:KOR-JPN",
+            ) from exc
+
+    def describe(self) -> str:
+        verb = {"active": "resumed", "suspended": "suspended", "terminated": "terminated"}
+        return f"agreement {self.agreement_id} {verb[self.action.value]}"
+
+    def apply(self, agreements: AgreementSet) -> AgreementSet:
+        return agreements.with_state(self.agreement_id, self.action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,30 +161,55 @@ async def run_event(
     agreements: AgreementSet | None = None,
     speed: float | None = None,
     on_timeline: Callable[[TimelineEvent], None] | None = None,
+    transport: Transport | None = None,
+    topology: Topology | None = None,
+    nations: Sequence[str] | None = None,
+    audit_dir: Path | None = None,
+    start_wall_s: float | None = None,
+    link_events: Sequence[LinkEvent] = (),
 ) -> RunResult:
-    """Run one launch through the whole chain and return the results."""
+    """Run one launch through the whole chain and return the results.
+
+    By default every nation of the network runs here, on an embedded transport of its
+    own. ``nations`` runs only those (their sensors, trackers, nodes and warnings) on the
+    given ``transport`` — one nation's process of a distributed network; every process
+    of a run must use the same event, seed and network, and the same ``start_wall_s``
+    (when event time starts, on the wall clock; with ``speed``) to share one clock.
+    ``link_events`` change agreements at given times after launch (suspend, resume, ...).
+    """
     wall0 = time.perf_counter()
     net = network or load_default_network()
     agr = agreements or load_default_agreements()
+    local = tuple(nations or net.nations)
+    for n in local:
+        if n not in net.nations:
+            raise ConfigError(
+                f"nation {n} is not in the network",
+                field="nations",
+                fix=f"use one of {', '.join(net.nations)}",
+            )
     traj = fly_event(event).trajectory
     rng = np.random.default_rng(seed)
     t_launch = traj.t_launch_s
-    clock = Clock(t_launch, speed=speed)
+    clock = Clock(t_launch, speed=speed, start_wall_s=start_wall_s)
     keys = KeyStore(data_dir / "keys")
     identities = {n: keys.load_or_create(n) for n in net.nations}
     verifier = Verifier({n: i.public_key for n, i in identities.items()})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    audit_dir = data_dir / "audit" / f"{stamp}-{event.id}"
-    topology = Topology.from_links(net.nations, net.links)
-    transport = EmbeddedTransport(data_dir / "transport" / f"{stamp}-{event.id}")
+    audit_dir = audit_dir or data_dir / "audit" / f"{stamp}-{event.id}"
+    topology = topology or Topology.from_links(net.nations, net.links)
+    own_transport = transport is None
+    if transport is None:
+        transport = EmbeddedTransport(data_dir / "transport" / f"{stamp}-{event.id}")
+    pending_links = sorted(link_events, key=lambda e: e.t_rel_s)
 
     def emit(nation: str, text: str) -> None:
         if on_timeline is not None:
             on_timeline(TimelineEvent(clock.now() - t_launch, nation, text))
 
-    pictures = {n: Picture(n) for n in net.nations}
-    centers = {n: WarningCenter(n, pictures[n]) for n in net.nations}
-    trackers = {n: Tracker(n) for n in net.nations}
+    pictures = {n: Picture(n) for n in local}
+    centers = {n: WarningCenter(n, pictures[n]) for n in local}
+    trackers = {n: Tracker(n) for n in local}
     nodes: dict[str, Node] = {}
 
     def receiver(nation: str) -> Callable[[Received], None]:
@@ -152,7 +225,7 @@ async def run_event(
 
         return on_receive
 
-    for n in net.nations:
+    for n in local:
         nodes[n] = Node(
             n,
             identity=identities[n],
@@ -166,10 +239,15 @@ async def run_event(
         )
         await nodes[n].start()
 
-    first_det: dict[str, float | None] = dict.fromkeys(net.nations)
+    first_det: dict[str, float | None] = dict.fromkeys(local)
     confirmed: set[str] = set()
     end = max(b.impact_s for b in traj.bodies) + 5.0
-    suite = SensorSuite(traj, list(net.radar), list(net.infrared), rng)
+    suite = SensorSuite(
+        traj,
+        [r for r in net.radar if r.nation in local],
+        [s for s in net.infrared if s.nation in local],
+        rng,
+    )
     ir_seen: set[str] = set()
     t_rel = 0.0
     try:
@@ -183,7 +261,7 @@ async def run_event(
                     emit(sat.nation, f"space infrared: boosting missile seen by {sat.id}")
             # Each nation reports each of its tracks once per tick (1 Hz), at its latest
             # state, however many of its radars updated it in the tick.
-            latest: dict[str, dict[str, Track]] = {n: {} for n in net.nations}
+            latest: dict[str, dict[str, Track]] = {n: {} for n in local}
             for radar, dets in tick.radar:
                 n = radar.nation
                 if first_det[n] is None and any(not d.false_alarm for d in dets):
@@ -201,7 +279,12 @@ async def run_event(
             for node in nodes.values():
                 await node.release_due()  # releases an agreement delays
             await transport.drain()
-            for n in net.nations:
+            while pending_links and pending_links[0].t_rel_s <= t_rel:
+                change = pending_links.pop(0)
+                for n, node in nodes.items():
+                    emit(n, change.describe())
+                    await node.set_agreements(change.apply(node.agreements))
+            for n in local:
                 for product in centers[n].step(t):
                     if isinstance(product, LaunchEstimate):
                         emit(
@@ -213,7 +296,11 @@ async def run_event(
             await transport.drain()
             t_rel += 1.0
     finally:
-        await transport.close()
+        if own_transport:
+            await transport.close()
+        else:
+            for n in local:
+                await nodes[n].stop()
         for node in nodes.values():
             node.close()
     library = load_library()
@@ -222,7 +309,7 @@ async def run_event(
         event=event,
         trajectory=traj,
         truth=truth_summary(traj, site),
-        summaries={n: centers[n].summary(library) for n in net.nations},
+        summaries={n: centers[n].summary(library) for n in local},
         first_alert_s={
             n: None if c.first_alert_t_s is None else c.first_alert_t_s - t_launch
             for n, c in centers.items()
@@ -237,6 +324,40 @@ async def run_event(
         wall_s=time.perf_counter() - wall0,
     )
     return result
+
+
+async def run_event_on_jetstream(
+    event: LaunchEvent,
+    *,
+    data_dir: Path,
+    network: NetworkConfig | None = None,
+    agreements: AgreementSet | None = None,
+    topology: Topology | None = None,
+    **options: Any,
+) -> RunResult:
+    """:func:`run_event` with every node on NATS JetStream: a 3-server R3 cluster is
+    started on loopback for the run (in ``data_dir/cluster/``) and stopped after it."""
+    net = network or load_default_network()
+    agr = agreements or load_default_agreements()
+    topo = topology or Topology.from_links(net.nations, net.links)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    cluster = NatsCluster(
+        data_dir / "cluster" / f"{stamp}-{event.id}", agreements=agr, topology=topo
+    )
+    async with cluster:
+        transport = JetStreamTransport.from_cluster(cluster.info())
+        try:
+            return await run_event(
+                event,
+                data_dir=data_dir,
+                network=net,
+                agreements=agr,
+                topology=topo,
+                transport=transport,
+                **options,
+            )
+        finally:
+            await transport.close()
 
 
 def _describe_impact(p: ImpactPrediction) -> str:

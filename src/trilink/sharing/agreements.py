@@ -340,6 +340,20 @@ class AgreementSet:
     def by_id(self, agreement_id: str) -> Agreement | None:
         return self._by_id.get(agreement_id)
 
+    def with_state(self, agreement_id: str, state: AgreementState) -> AgreementSet:
+        """These agreements with one of them put in ``state`` (its version bumped)."""
+        if agreement_id not in self._by_id:
+            raise ConfigError(
+                f"no agreement {agreement_id!r} in {self.source}",
+                field="agreement",
+                fix=f"use one of: {', '.join(sorted(self._by_id))}",
+            )
+        changed = tuple(
+            replace(a, state=state, version=a.version + 1) if a.id == agreement_id else a
+            for a in self.agreements
+        )
+        return AgreementSet(changed, source=self.source)
+
     def for_originator(self, nation: str) -> tuple[Agreement, ...]:
         """The agreements under which ``nation`` releases, in file order."""
         return self._by_originator.get(nation, ())
