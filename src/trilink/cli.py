@@ -19,14 +19,17 @@ from rich.table import Table
 
 from trilink.alerting.summary import Summary
 from trilink.config import load_default_network, load_network
+from trilink.deployment import Deployment, init_deployment, load_deployment, serve, stop_on_signals
 from trilink.errors import TrilinkError
 from trilink.geo.areas import in_japan_eez
 from trilink.sensors.coverage import draw_coverage
 from trilink.sensors.suite import SensorSuite
-from trilink.sharing.agreements import load_agreements, load_default_agreements
+from trilink.sharing.agreements import AgreementState, load_agreements, load_default_agreements
 from trilink.sharing.audit import verify_dir
 from trilink.sharing.crypto import KeyStore
+from trilink.sharing.envelope import Kind
 from trilink.sharing.topology import Topology
+from trilink.sharing.transport.jetstream import JetStreamTransport
 from trilink.simulation import (
     LinkEvent,
     RunResult,
@@ -36,7 +39,7 @@ from trilink.simulation import (
 )
 from trilink.world.catalog import catalog, missile_class
 from trilink.world.launches import Flight, LaunchRequest, disperse, facts, fly_event, fly_request
-from trilink.world.library import DEFAULT_EVENT_ID, Library, load_library
+from trilink.world.library import DEFAULT_EVENT_ID, LaunchEvent, Library, load_library
 from trilink.world.trajectory import Shape, Trajectory
 from trilink.world.validate import validate
 
@@ -59,6 +62,12 @@ app.add_typer(events_app, name="events")
 app.add_typer(audit_app, name="audit")
 app.add_typer(sensors_app, name="sensors")
 app.add_typer(bench_app, name="bench")
+network_app = typer.Typer(help="Deployments: the nations' nodes as separate processes.")
+cluster_app = typer.Typer(help="The deployment's NATS JetStream cluster (3 servers, R3).")
+link_app = typer.Typer(help="Change agreements and partners on a running network.")
+app.add_typer(network_app, name="network")
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(link_app, name="link")
 
 console = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True)
@@ -555,6 +564,178 @@ def bench_tracking(
         return
     console.print(BANNER)
     console.print(results_table([result]))
+
+
+# -- a deployment: nodes in separate processes on a JetStream cluster --------------------
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", help="deployment.toml (write one with `trilink network init DIR`)"),
+]
+
+
+@network_app.command("init")
+def network_init(
+    directory: Annotated[Path, typer.Argument(help="where to write the deployment")],
+    mesh: Annotated[bool, typer.Option(help="link every pair (default: the hub)")] = False,
+    force: Annotated[bool, typer.Option(help="overwrite an existing deployment")] = False,
+) -> None:
+    """Write a deployment (nations, links, agreements, keys) to run nodes as processes."""
+    dep = init_deployment(directory, mesh=mesh, force=force)
+    console.print(f"deployment written: {dep.path}")
+    console.print(f"  agreements {dep.agreements_path}, keys {dep.keys_dir}")
+    console.print(f"next: trilink cluster up --config {dep.path}")
+
+
+@cluster_app.command("up")
+def cluster_up_cmd(config: ConfigOption) -> None:
+    """Start the deployment's 3-server NATS JetStream cluster (R3) on loopback, detached."""
+    info = load_deployment(config).cluster_up()
+    console.print(f"cluster up: {', '.join(info.client_urls)} (directory {info.directory})")
+    for nation in info.nations:
+        console.print(f"  trilink node --nation {nation} --config {config} [--event ID --speed 10]")
+
+
+@cluster_app.command("down")
+def cluster_down_cmd(config: ConfigOption) -> None:
+    """Stop the deployment's cluster."""
+    info = load_deployment(config).cluster_down()
+    console.print(f"cluster down ({len(info.servers)} servers stopped)")
+
+
+@app.command()
+def node(
+    nation: Annotated[str, typer.Option(help="the nation whose node this process runs")],
+    config: ConfigOption,
+    event: Annotated[
+        str | None,
+        typer.Option(help="replay this library event with this nation's sensors and tracker"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed: the same in every node of a run")] = 2017,
+    speed: Annotated[float, typer.Option(help="event seconds per wall second")] = 1.0,
+    start_at: Annotated[
+        float | None,
+        typer.Option(help="POSIX wall time at which the event's launch is (all nodes alike)"),
+    ] = None,
+    linger: Annotated[float, typer.Option(help="seconds to keep receiving after the event")] = 5.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+    quiet: Annotated[bool, typer.Option(help="no live timeline")] = False,
+) -> None:
+    """Run one nation's node on the deployment's cluster (a process per nation)."""
+    dep = load_deployment(config)
+    console.print(BANNER)
+
+    def line(text: str) -> None:
+        if not quiet:
+            console.print(f"  {text}", highlight=False)
+
+    with stop_on_signals():
+        try:
+            if event is None:
+                asyncio.run(serve(dep, nation, on_line=line))
+                return
+            result = asyncio.run(
+                _run_nation(
+                    dep, nation, load_library().get(event), seed, speed, start_at, linger, line
+                )
+            )
+        except KeyboardInterrupt:
+            console.print(f"{nation} node stopped")
+            return
+    _print_summaries(result)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+async def _run_nation(
+    dep: Deployment,
+    nation: str,
+    ev: LaunchEvent,
+    seed: int,
+    speed: float,
+    start_at: float | None,
+    linger: float,
+    line: Callable[[str], None],
+) -> RunResult:
+    transport = JetStreamTransport.from_cluster(dep.cluster(), [nation])
+    try:
+        return await run_event(
+            ev,
+            data_dir=dep.data_dir,
+            seed=seed,
+            network=dep.network(),
+            agreements=dep.agreements(),
+            topology=dep.topology,
+            transport=transport,
+            nations=[nation],
+            audit_dir=dep.audit_dir,
+            speed=speed,
+            start_wall_s=start_at,
+            agreements_file=dep.agreements_path,
+            linger_s=linger,
+            on_timeline=lambda e: line(f"T{e.t_rel_s:+6.0f} s  {e.nation}  {e.text}"),
+        )
+    finally:
+        await transport.close()
+
+
+def _set_state(config: Path, agreement_id: str, state: AgreementState) -> None:
+    agreement = load_deployment(config).set_state(agreement_id, state)
+    console.print(
+        f"{agreement.label} is {agreement.state.value}; the running nodes reload it within "
+        "a second and audit the change"
+    )
+
+
+@link_app.command("suspend")
+def link_suspend(
+    agreement: Annotated[str, typer.Argument(help="agreement id, e.g. KOR-JPN")],
+    config: ConfigOption,
+) -> None:
+    """Suspend an agreement (its backlog rule holds, keeps the latest or drops traffic)."""
+    _set_state(config, agreement, AgreementState.SUSPENDED)
+
+
+@link_app.command("resume")
+def link_resume(
+    agreement: Annotated[str, typer.Argument(help="agreement id, e.g. KOR-JPN")],
+    config: ConfigOption,
+) -> None:
+    """Resume an agreement: held traffic goes out first, in order."""
+    _set_state(config, agreement, AgreementState.ACTIVE)
+
+
+@link_app.command("terminate")
+def link_terminate(
+    agreement: Annotated[str, typer.Argument(help="agreement id, e.g. KOR-JPN")],
+    config: ConfigOption,
+) -> None:
+    """Terminate an agreement (held traffic is dropped, audited)."""
+    _set_state(config, agreement, AgreementState.TERMINATED)
+
+
+@link_app.command("onboard")
+def link_onboard(
+    nation: Annotated[str, typer.Argument(help="the new partner, ISO alpha-3 (e.g. AUS)")],
+    config: ConfigOption,
+    via: Annotated[str, typer.Option(help="the nation it links to and receives from")] = "JPN",
+    kinds: Annotated[
+        str, typer.Option(help="what it receives, comma-separated (e.g. launch,impact)")
+    ] = "launch,impact,all-clear",
+) -> None:
+    """Onboard a partner with a narrower agreement (e.g. Australia, alerts only)."""
+    try:
+        wanted = [Kind(k.strip()) for k in kinds.split(",") if k.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{exc}; use kinds among {', '.join(k.value for k in Kind)}", param_hint="--kinds"
+        ) from exc
+    dep = load_deployment(config).onboard(nation, via=via, kinds=wanted)
+    console.print(
+        f"{nation} onboarded via {via} ({', '.join(k.value for k in wanted)}); links "
+        f"{', '.join('↔'.join(p) for p in dep.links)}"
+    )
+    console.print(f"start its node: trilink node --nation {nation} --config {config}")
 
 
 def main() -> None:

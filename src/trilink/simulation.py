@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,12 @@ from trilink.config import NetworkConfig, load_default_network
 from trilink.errors import ConfigError
 from trilink.fusion.picture import Picture
 from trilink.sensors.suite import SensorSuite, Sighting
-from trilink.sharing.agreements import AgreementSet, AgreementState, load_default_agreements
+from trilink.sharing.agreements import (
+    AgreementSet,
+    AgreementState,
+    AgreementsWatcher,
+    load_default_agreements,
+)
 from trilink.sharing.audit import AuditLog
 from trilink.sharing.cluster import NatsCluster
 from trilink.sharing.crypto import KeyStore, Verifier
@@ -167,6 +173,8 @@ async def run_event(
     audit_dir: Path | None = None,
     start_wall_s: float | None = None,
     link_events: Sequence[LinkEvent] = (),
+    agreements_file: Path | None = None,
+    linger_s: float = 0.0,
 ) -> RunResult:
     """Run one launch through the whole chain and return the results.
 
@@ -175,7 +183,10 @@ async def run_event(
     given ``transport`` — one nation's process of a distributed network; every process
     of a run must use the same event, seed and network, and the same ``start_wall_s``
     (when event time starts, on the wall clock; with ``speed``) to share one clock.
-    ``link_events`` change agreements at given times after launch (suspend, resume, ...).
+    ``link_events`` change agreements at given times after launch (suspend, resume, ...);
+    ``agreements_file`` is watched and reloaded into every local node when it changes
+    (``trilink link`` on a running network). ``linger_s`` keeps the nodes receiving and
+    relaying that many wall-clock seconds after the event.
     """
     wall0 = time.perf_counter()
     net = network or load_default_network()
@@ -202,6 +213,7 @@ async def run_event(
     if transport is None:
         transport = EmbeddedTransport(data_dir / "transport" / f"{stamp}-{event.id}")
     pending_links = sorted(link_events, key=lambda e: e.t_rel_s)
+    watcher: asyncio.Task[None] | None = None
 
     def emit(nation: str, text: str) -> None:
         if on_timeline is not None:
@@ -239,6 +251,20 @@ async def run_event(
         )
         await nodes[n].start()
 
+    if agreements_file is not None:
+
+        async def reload(new: AgreementSet) -> None:
+            for n, node in nodes.items():
+                emit(n, f"agreements reloaded from {agreements_file}")
+                await node.set_agreements(new)
+
+        def refused(exc: ConfigError) -> None:
+            for n in nodes:
+                emit(n, f"agreements file refused, the agreements in force stay: {exc}")
+
+        watcher = asyncio.get_running_loop().create_task(
+            AgreementsWatcher(agreements_file, reload, refused).run()
+        )
     first_det: dict[str, float | None] = dict.fromkeys(local)
     confirmed: set[str] = set()
     end = max(b.impact_s for b in traj.bodies) + 5.0
@@ -249,6 +275,11 @@ async def run_event(
         rng,
     )
     ir_seen: set[str] = set()
+    # A node restarted during a run (same start_wall_s) re-derives its picture from its own
+    # sensors as fast as it can, and shares again from the event time it rejoins at.
+    catch_up_until = -math.inf
+    if start_wall_s is not None and speed is not None:
+        catch_up_until = t_launch + (time.time() - start_wall_s) * speed
     t_rel = 0.0
     try:
         while t_rel <= end:
@@ -256,6 +287,8 @@ async def run_event(
             await clock.advance_to(t)
             tick = suite.tick(t_rel)
             for sat, reports in tick.infrared:
+                if sat.nation in trackers:  # the nation's tracker: cues, launch-point fit
+                    trackers[sat.nation].process_infrared(t, reports)
                 if reports and sat.nation not in ir_seen:
                     ir_seen.add(sat.nation)
                     emit(sat.nation, f"space infrared: boosting missile seen by {sat.id}")
@@ -275,7 +308,8 @@ async def run_event(
                         confirmed.add(trk.track_id)
                         emit(n, f"track {trk.track_id} confirmed")
                     pictures[n].ingest(trk)
-                    await nodes[n].publish(trk, event_id=event.id, valid_time_s=trk.t_s)
+                    if t >= catch_up_until:
+                        await nodes[n].publish(trk, event_id=event.id, valid_time_s=trk.t_s)
             for node in nodes.values():
                 await node.release_due()  # releases an agreement delays
             await transport.drain()
@@ -292,10 +326,15 @@ async def run_event(
                         )
                     elif _worth_showing(centers[n]):
                         emit(n, _describe_impact(product))
-                    await nodes[n].publish(product, event_id=event.id, valid_time_s=t)
+                    if t >= catch_up_until:
+                        await nodes[n].publish(product, event_id=event.id, valid_time_s=t)
             await transport.drain()
             t_rel += 1.0
+        await asyncio.sleep(linger_s)
+        await transport.drain()
     finally:
+        if watcher is not None:
+            watcher.cancel()
         if own_transport:
             await transport.close()
         else:

@@ -568,3 +568,41 @@ def test_parse_never_raises_anything_but_config_error(text: str) -> None:
         assert exc.file == "fuzz.toml"
     else:
         assert isinstance(result, AgreementSet)
+
+
+def test_format_agreements_round_trips_every_field() -> None:
+    from trilink.sharing.agreements import format_agreements
+
+    text = """
+format = 1
+[[agreement]]
+id = "JPN-AUS"
+version = 3
+from = "JPN"
+to = "AUS"
+kinds = ["launch", "impact"]
+state = "suspended"
+backlog = "latest-only"
+valid-from = 2024-01-01T00:00:00Z
+valid-until = 2030-01-01T00:00:00Z
+region = [[30.0, 125.0], [46.0, 125.0], [46.0, 150.0], [30.0, 150.0]]
+object-classes = ["missile", "rv"]
+precision-m = 5000.0
+redact = ["overflight"]
+delay-s = 30.0
+seal = true
+note = "alerts only, \\"quoted\\" note"
+
+[[agreement]]
+id = "JPN-PHL"
+version = 1
+from = "JPN"
+to = "PHL"
+kinds = ["track"]
+state = "active"
+backlog = "hold"
+region = "japan-eez"
+"""
+    original = parse_agreements(text, source="a.toml")
+    again = parse_agreements(format_agreements(original, header="written"), source="b.toml")
+    assert again.agreements == original.agreements

@@ -87,11 +87,13 @@ partner, redact, and re-judge on the coarsened payload so that the recipient, ju
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import functools
+import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -118,6 +120,7 @@ __all__ = [
     "Agreement",
     "AgreementSet",
     "AgreementState",
+    "AgreementsWatcher",
     "Backlog",
     "Decision",
     "ObjectClass",
@@ -127,6 +130,7 @@ __all__ = [
     "ReleaseFacts",
     "Verdict",
     "decide",
+    "format_agreements",
     "ecef_to_lat_lon",
     "load_agreements",
     "load_default_agreements",
@@ -935,6 +939,54 @@ _WRITE: Final[Mapping[str, str]] = {
 }
 
 
+def format_agreements(agreements: AgreementSet, *, header: str = "") -> str:
+    """The agreements as a file :func:`parse_agreements` reads back to the same set (what
+    ``trilink link`` writes when it changes an agreement on a running network)."""
+    out = [f"# {line}".rstrip() for line in header.splitlines()]
+    out += ["# Format: see trilink.sharing.agreements.", f"format = {FORMAT}", ""]
+    for a in agreements:
+        out += [
+            "[[agreement]]",
+            f"id = {_toml_str(a.id)}",
+            f"version = {a.version}",
+            f"from = {_toml_str(a.originator)}",
+            f"to = {_toml_str(a.recipient)}",
+            "kinds = [" + ", ".join(_toml_str(k.value) for k in sorted(a.kinds)) + "]",
+            f"state = {_toml_str(a.state.value)}",
+            f"backlog = {_toml_str(a.backlog.value)}",
+        ]
+        for key, t_s in (("valid-from", a.valid_from_s), ("valid-until", a.valid_until_s)):
+            if t_s is not None:
+                stamp = datetime.fromtimestamp(t_s, tz=UTC).isoformat().replace("+00:00", "Z")
+                out.append(f"{key} = {stamp}")
+        if a.region is not None:
+            region = (
+                _toml_str(a.region.name)
+                if a.region.name
+                else "[" + ", ".join(f"[{lat!r}, {lon!r}]" for lat, lon in a.region.vertices) + "]"
+            )
+            out.append(f"region = {region}")
+        if a.object_classes is not None:
+            classes = ", ".join(_toml_str(c.value) for c in sorted(a.object_classes))
+            out.append(f"object-classes = [{classes}]")
+        if a.precision_m is not None:
+            out.append(f"precision-m = {a.precision_m!r}")
+        if a.redact:
+            out.append("redact = [" + ", ".join(_toml_str(r) for r in sorted(a.redact)) + "]")
+        if a.delay_s:
+            out.append(f"delay-s = {a.delay_s!r}")
+        if a.seal:
+            out.append("seal = true")
+        if a.note:
+            out.append(f"note = {_toml_str(a.note)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _toml_str(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
 def load_agreements(path: Path) -> AgreementSet:
     """Read and check an agreements file."""
     text = read_config_text(
@@ -947,6 +999,48 @@ def load_agreements(path: Path) -> AgreementSet:
         ),
     )
     return parse_agreements(text, source=str(path))
+
+
+class AgreementsWatcher:
+    """Polls an agreements file; calls ``on_change`` with the new set when it changes.
+
+    A file that does not load is reported through ``on_error`` and the agreements in
+    force stay: the node keeps running on the last good set."""
+
+    def __init__(
+        self,
+        path: Path,
+        on_change: Callable[[AgreementSet], Awaitable[None]],
+        on_error: Callable[[ConfigError], None],
+        *,
+        every_s: float = 0.5,
+    ) -> None:
+        self.path = path
+        self._on_change = on_change
+        self._on_error = on_error
+        self._every_s = every_s
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int]:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_size)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every_s)
+            stamp = self._stamp()
+            if stamp == self._seen:
+                continue
+            self._seen = stamp
+            try:
+                agreements = load_agreements(self.path)
+            except ConfigError as exc:
+                self._on_error(exc)
+                continue
+            await self._on_change(agreements)
 
 
 def load_default_agreements() -> AgreementSet:
