@@ -208,6 +208,17 @@ def main() -> None:
     reentry.main(["--runs", "100"])
     ballistic.main(["--runs", "100"])
     bench_chain()
+    bench_sharing()
+
+
+def bench_sharing() -> None:
+    """Both transports, node to node, beside raw nats-py measured on the same cluster."""
+    from trilink.bench.sharing import run_sharing, sharing_table
+
+    results = [
+        asyncio.run(run_sharing(t, rate=5000.0, seconds=5.0)) for t in ("embedded", "jetstream")
+    ]
+    console.print(sharing_table(results))
 
 
 if __name__ == "__main__":

@@ -566,6 +566,36 @@ def bench_tracking(
     console.print(results_table([result]))
 
 
+@bench_app.command("sharing")
+def bench_sharing(
+    transport: Annotated[str, typer.Option(help="embedded or jetstream")] = "embedded",
+    rate: Annotated[float, typer.Option(min=1, help="paced messages per second")] = 5000.0,
+    seconds: Annotated[float, typer.Option(min=0.1, help="seconds of paced traffic")] = 5.0,
+    count: Annotated[int, typer.Option(min=100, help="messages of the throughput run")] = 20_000,
+    json_flag: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Node to node: signed msgs/s, publish → verified-receipt latency, losses, and raw
+    nats-py on the same cluster (a 3-server JetStream cluster is started on loopback)."""
+    from trilink.bench.sharing import run_sharing, sharing_table
+
+    if transport not in ("embedded", "jetstream"):
+        raise typer.BadParameter("use embedded or jetstream", param_hint="--transport")
+    result = asyncio.run(
+        run_sharing(
+            "jetstream" if transport == "jetstream" else "embedded",
+            rate=rate,
+            seconds=seconds,
+            count=count,
+        )
+    )
+    if json_flag:
+        keys = ("msgs_per_s", "p50_ms", "p99_ms", "lost", "raw_nats_msgs_per_s")
+        sys.stdout.write(json.dumps({k: result.to_json()[k] for k in keys}) + "\n")
+        return
+    console.print(BANNER)
+    console.print(sharing_table([result]))
+
+
 # -- a deployment: nodes in separate processes on a JetStream cluster --------------------
 
 ConfigOption = Annotated[

@@ -379,3 +379,39 @@ def test_keys_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already used in") as info:
         verifier.reload()
     assert info.value.file is not None and info.value.file.endswith("JPN.toml")
+
+
+# -- batch signatures (one signature over a Merkle root of many bodies) -----------------
+
+
+def test_every_body_of_every_batch_size_verifies_and_none_other() -> None:
+    from trilink.sharing.crypto import BatchProof, sign_batch
+
+    kor = Identity.from_seed("KOR", bytes(range(32)))
+    verifier = Verifier({"KOR": kor.public_key})
+    for n in (1, 2, 3, 5, 8, 17):
+        bodies = [f"body {n}.{i}".encode() for i in range(n)]
+        sig, proofs = sign_batch(kor, bodies)
+        for body, proof in zip(bodies, proofs, strict=True):
+            verifier.verify_batch("KOR", body, sig, proof)
+            with pytest.raises(SignatureInvalid):
+                verifier.verify_batch("KOR", body + b"!", sig, proof)
+        if n > 1:
+            wrong = BatchProof((proofs[0].index + 1) % n, n, proofs[0].path)
+            with pytest.raises(SignatureInvalid):
+                verifier.verify_batch("KOR", bodies[0], sig, wrong)
+            longer = BatchProof(0, n, (*proofs[0].path, b"\0" * 32))
+            with pytest.raises(SignatureInvalid, match="more sibling hashes"):
+                verifier.verify_batch("KOR", bodies[0], sig, longer)
+
+
+def test_a_remembered_batch_is_refused_once_its_key_is_revoked() -> None:
+    from trilink.sharing.crypto import KeyRing, sign_batch
+
+    kor = Identity.from_seed("KOR", bytes(range(32)), key_id="KOR-1")
+    verifier = Verifier(KeyRing((kor.public_entry(),)))
+    sig, proofs = sign_batch(kor, [b"a", b"b"])
+    verifier.verify_batch("KOR", b"a", sig, proofs[0], key_id="KOR-1")
+    verifier.update(KeyRing((kor.public_entry(),), revoked=frozenset({"KOR-1"})))
+    with pytest.raises(SignatureInvalid, match="revoked"):
+        verifier.verify_batch("KOR", b"b", sig, proofs[1], key_id="KOR-1")

@@ -167,7 +167,7 @@ async def test_a_sequence_jump_is_audited_as_a_gap_and_a_late_arrival_still_acce
     for seq in (4, 2):
         env = msgspec.structs.replace(base, seq=seq, id=f"m{seq}")
         body = encode_body(env)
-        frame = encode_frame(Frame(body=body, sig=identity.sign(body)))
+        frame = encode_frame(Frame.signed(identity, body))
         await net.transport.send("KOR", "USA", frame, msg_id=f"m{seq}")
     await net.transport.drain()
     assert [m.envelope.seq for m in net.inbox["USA"]] == [1, 4, 2]

@@ -151,3 +151,24 @@ def _ring(identities: list[Identity], *, revoked: list[str]) -> str:
             f'public = "{i.public_key.hex()}"',
         ]
     return "\n".join(lines) + "\n"
+
+
+async def test_a_burst_of_thousands_is_receipted_in_frames_below_the_size_limit(
+    tmp_path: Path,
+) -> None:
+    got: list[str] = []
+    only_kor_usa = AgreementSet(
+        tuple(a for a in load_default_agreements() if a.id == "KOR-USA"), source="test"
+    )
+    net = await _network(tmp_path, only_kor_usa, on_receipt=lambda mid, frm, t: got.append(mid))
+    await net.nodes["USA"].stop()  # USA then handles the whole backlog in one pass
+    for i in range(2500):  # 2,500 message ids: 85 kB, more than one frame may hold
+        await net.nodes["KOR"].publish(_track("KOR", i), event_id="e", valid_time_s=T0 + 1)
+    await net.nodes["USA"].start()
+    for _ in range(4):
+        await net.transport.drain()
+        for node in net.nodes.values():
+            await node.settle()
+    assert net.nodes["KOR"].rejected.total() == 0
+    assert len(got) == 2500
+    await _close(net)

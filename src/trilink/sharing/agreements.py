@@ -575,6 +575,9 @@ def plan_releases(
             plan.append(Release(recipient, decision, None))
             continue
         redacted = redact_payload(payload, decision)
+        if redacted is payload:  # the recipient sees the facts judged: no second look
+            plan.append(Release(recipient, decision, redacted))
+            continue
         seen = replace(
             release_facts(
                 redacted,
@@ -763,6 +766,8 @@ def redact_payload(payload: Payload, decision: Decision) -> Payload:
         raise ValueError(f"nothing may be released under a denying decision: {decision.reason}")
     withheld = frozenset(decision.redact)
     p = decision.precision_m
+    if not withheld and p is None:
+        return payload  # as it is: immutable, nothing to withhold or coarsen
     if isinstance(payload, Track | PartialTrack):
         return _redact_track(payload, withheld, p)
     if isinstance(payload, LaunchEstimate):

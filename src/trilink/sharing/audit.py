@@ -28,6 +28,7 @@ per file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -153,8 +154,15 @@ def canonical_json(obj: Mapping[str, Any]) -> bytes:
     return msgspec.json.encode(obj, order="sorted")
 
 
+@functools.lru_cache(maxsize=4)
+def _utc_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def _utc_iso(t_s: float) -> str:
-    return datetime.fromtimestamp(t_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    second = math.floor(t_s)
+    micro = min(round((t_s - second) * 1e6), 999_999)
+    return f"{_utc_second(second)}.{micro:06d}Z"
 
 
 def _check_finite(event: AuditEvent) -> None:

@@ -72,13 +72,17 @@ from trilink._tomlfile import config_error, parse_toml, read_config_text
 from trilink.errors import ConfigError, MalformedMessage, SignatureInvalid
 
 __all__ = [
+    "BATCH_DOMAIN",
     "KEYS_FORMAT",
+    "MAX_BATCH",
     "SEAL_OVERHEAD",
+    "BatchProof",
     "Identity",
     "KeyRing",
     "KeyStore",
     "PublicKey",
     "Verifier",
+    "batch_root",
     "box_public_key",
     "format_keyring",
     "key_fingerprint",
@@ -86,6 +90,7 @@ __all__ = [
     "open_sealed",
     "parse_keyring",
     "seal",
+    "sign_batch",
 ]
 
 KEYS_FORMAT: Final = 1
@@ -555,6 +560,82 @@ class _Trust:
         )
 
 
+# -- batch signatures ---------------------------------------------------------------------
+#
+# One Ed25519 signature covers a batch of message bodies: the root of a Merkle tree over
+# them (leaves SHA-256(0x00 || body), inner nodes SHA-256(0x01 || left || right), an odd
+# node carried up unchanged). Each frame carries its leaf's index, the batch size and the
+# sibling hashes up to the root; the signature is over BATCH_DOMAIN || root. A verifier
+# that has checked a root's signature once accepts the other bodies of that batch by
+# hashing alone. A batch of one is the plain case: root = leaf, no siblings.
+
+BATCH_DOMAIN: Final = b"trilink-batch-v1\x00"
+MAX_BATCH: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProof:
+    """Where a body sits in its signed batch: its index, the batch size and the sibling
+    hashes from the leaf up to the root."""
+
+    index: int
+    count: int
+    path: tuple[bytes, ...]
+
+
+def _leaf(body: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + body).digest()
+
+
+def _parent(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def batch_root(body: bytes, proof: BatchProof) -> bytes:
+    """The root a body and its proof lead to; raises ValueError for a malformed proof."""
+    index, count = proof.index, proof.count
+    if not 0 <= index < count <= MAX_BATCH:
+        raise ValueError(f"batch index {index} of {count} is out of range")
+    node = _leaf(body)
+    siblings = iter(proof.path)
+    while count > 1:
+        if index % 2 == 1:
+            node = _parent(next(siblings, b""), node)
+        elif index + 1 < count:  # a right sibling exists
+            node = _parent(node, next(siblings, b""))
+        index, count = index // 2, (count + 1) // 2
+    if next(siblings, None) is not None:
+        raise ValueError("batch proof has more sibling hashes than the tree has levels")
+    return node
+
+
+def sign_batch(identity: Identity, bodies: list[bytes]) -> tuple[bytes, list[BatchProof]]:
+    """One signature over ``bodies`` (at most MAX_BATCH) and each body's proof."""
+    if not 0 < len(bodies) <= MAX_BATCH:
+        raise ValueError(f"a batch holds 1 to {MAX_BATCH} bodies, not {len(bodies)}")
+    levels = [[_leaf(b) for b in bodies]]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append(
+            [
+                _parent(below[i], below[i + 1]) if i + 1 < len(below) else below[i]
+                for i in range(0, len(below), 2)
+            ]
+        )
+    sig = identity.sign(BATCH_DOMAIN + levels[-1][0])
+    proofs = []
+    for i in range(len(bodies)):
+        path: list[bytes] = []
+        index = i
+        for level in levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            index //= 2
+        proofs.append(BatchProof(i, len(bodies), tuple(path)))
+    return sig, proofs
+
+
 class Verifier:
     """Checks signatures against the partners' trusted public keys.
 
@@ -572,6 +653,7 @@ class Verifier:
         )
         self._trust = _Trust.of(ring)
         self._path: Path | None = None
+        self._roots: dict[tuple[str, str | None, bytes, bytes], None] = {}  # verified batches
 
     @classmethod
     def from_file(cls, path: Path) -> Verifier:
@@ -599,6 +681,34 @@ class Verifier:
     def update(self, ring: KeyRing) -> None:
         """Trust exactly ``ring`` from now on (atomically)."""
         self._trust = _Trust.of(ring)
+        self._roots.clear()  # a revoked key's batches must be checked again
+
+    def verify_batch(
+        self,
+        nation: str,
+        body: bytes,
+        sig: bytes,
+        proof: BatchProof,
+        *,
+        key_id: str | None = None,
+        at_s: float | None = None,
+    ) -> None:
+        """Like :meth:`verify`, for a body signed in a batch (:func:`sign_batch`): the
+        signature over the batch's root is checked once, then remembered (per nation, key
+        and signature) for the other bodies of the batch."""
+        try:
+            root = batch_root(body, proof)
+        except ValueError as exc:
+            raise SignatureInvalid(f"{nation}'s batch proof: {exc}", originator=nation) from exc
+        key = (nation, key_id, root, sig)
+        if key in self._roots:
+            if key_id is not None:
+                self._by_key_id(self._trust, nation, key_id, at_s)  # revoked or expired since?
+            return
+        self.verify(nation, BATCH_DOMAIN + root, sig, key_id=key_id, at_s=at_s)
+        if len(self._roots) >= 4096:
+            self._roots.pop(next(iter(self._roots)))
+        self._roots[key] = None
 
     @property
     def keyring(self) -> KeyRing:

@@ -32,7 +32,7 @@ import msgspec
 import numpy as np
 
 from trilink.errors import MalformedMessage, NotReleasable
-from trilink.sharing.crypto import Identity, open_sealed
+from trilink.sharing.crypto import BatchProof, Identity, open_sealed, sign_batch
 from trilink.types import (
     Covariance,
     ImpactPrediction,
@@ -113,12 +113,30 @@ class Hop(msgspec.Struct, frozen=True, array_like=True):
     received_time_s: float
 
 
-class Frame(msgspec.Struct, frozen=True, kw_only=True):
-    """What travels: signed body, signature, and the relays' path."""
+class Frame(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What travels: the signed body, the signature, and the relays' path.
+
+    The originator signs batches (:func:`trilink.sharing.crypto.sign_batch`): ``sig`` is
+    over the root of a Merkle tree of the batch's bodies, and ``index``, ``count`` and
+    ``path`` lead from this body to that root (a batch of one: 0, 1, no path).
+    """
 
     body: bytes
     sig: bytes
     hops: tuple[Hop, ...] = ()
+    index: int = 0
+    count: int = 1
+    path: tuple[bytes, ...] = ()
+
+    @property
+    def proof(self) -> BatchProof:
+        return BatchProof(self.index, self.count, self.path)
+
+    @classmethod
+    def signed(cls, identity: Identity, body: bytes) -> Frame:
+        """``body`` signed alone (a batch of one)."""
+        sig, (proof,) = sign_batch(identity, [body])
+        return cls(body=body, sig=sig, index=proof.index, count=proof.count, path=proof.path)
 
 
 # -- payloads ----------------------------------------------------------------------------

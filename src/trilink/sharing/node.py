@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+import msgspec
+
 from trilink.errors import MessageError, NotReleasable, ReplayDetected, TransportError
 from trilink.sharing.agreements import (
     AgreementSet,
@@ -48,7 +50,7 @@ from trilink.sharing.agreements import (
     release_facts,
 )
 from trilink.sharing.audit import AuditEvent, AuditLog, AuditName, read_events
-from trilink.sharing.crypto import Identity, Verifier, seal
+from trilink.sharing.crypto import MAX_BATCH, Identity, Verifier, seal, sign_batch
 from trilink.sharing.envelope import (
     ENVELOPE_VERSION,
     Content,
@@ -68,10 +70,13 @@ from trilink.sharing.envelope import (
 from trilink.sharing.topology import Topology
 from trilink.sharing.transport.base import Transport
 
-__all__ = ["SEQ_BLOCK", "Node", "Received", "SequenceBook"]
+__all__ = ["RECEIPT_MAX_IDS", "SEQ_BLOCK", "Node", "Received", "SequenceBook"]
 
 SEQ_BLOCK: Final = 1024
 """Sequence numbers reserved per audit line, per recipient."""
+
+RECEIPT_MAX_IDS: Final = 512
+"""Message ids per receipt (a receipt stays far below the frame size limit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +142,47 @@ class SequenceBook:
         return [n for n in range(s.next, s.highest) if n not in s.above]
 
 
+class _BatchSigner:
+    """Signs the bodies released in one pass of the event loop with one signature
+    (:func:`~trilink.sharing.crypto.sign_batch`): under load many releases share it, and
+    a lone release costs one signature as before."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Identity, bytes, asyncio.Future[Frame]]] = []
+        self._soon: asyncio.Handle | None = None
+
+    async def sign(self, identity: Identity, body: bytes) -> Frame:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Frame] = loop.create_future()
+        self._queue.append((identity, body, done))
+        if len(self._queue) >= MAX_BATCH:
+            self._flush()
+        elif self._soon is None:
+            self._soon = loop.call_soon(self._flush)
+        return await done
+
+    def _flush(self) -> None:
+        if self._soon is not None:
+            self._soon.cancel()
+        queue, self._queue, self._soon = self._queue, [], None
+        by_key: dict[str, list[tuple[Identity, bytes, asyncio.Future[Frame]]]] = {}
+        for item in queue:
+            by_key.setdefault(item[0].key_id, []).append(item)
+        for items in by_key.values():
+            sig, proofs = sign_batch(items[0][0], [body for _, body, _ in items])
+            for (_, body, done), proof in zip(items, proofs, strict=True):
+                if not done.done():
+                    done.set_result(
+                        Frame(
+                            body=body,
+                            sig=sig,
+                            index=proof.index,
+                            count=proof.count,
+                            path=proof.path,
+                        )
+                    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     """A payload waiting for a suspended agreement to resume."""
@@ -190,6 +236,7 @@ class Node:
         self._now = now
         self._on_receive = on_receive
         self._on_receipt = on_receipt  # (message id, from whom, event time)
+        self._signer = _BatchSigner()
         self._delayed: list[_Delayed] = []
         self._order = itertools.count()
         self._owed: dict[str, list[tuple[str, int]]] = {}
@@ -353,8 +400,7 @@ class Node:
             sealed_to=sealed_to,
             key_id=self._identity.key_id,
         )
-        body = encode_body(env)
-        frame = Frame(body=body, sig=self._identity.sign(body))
+        frame = await self._signer.sign(self._identity, encode_body(env))
         try:
             await self._forward(frame, env, came_from=None)
         except TransportError as exc:
@@ -481,10 +527,17 @@ class Node:
             self._flush = asyncio.get_running_loop().create_task(self.flush_receipts())
 
     async def flush_receipts(self) -> None:
-        """Send every receipt owed now."""
+        """Send every receipt owed now (at most RECEIPT_MAX_IDS ids per receipt). A receipt
+        the transport cannot take stays owed (its failure is audited as send-failed) and
+        goes with the next flush."""
         while self._owed:
             owed, self._owed = self._owed, {}
-            for originator, items in sorted(owed.items()):
+            chunks = [
+                (originator, items[i : i + RECEIPT_MAX_IDS])
+                for originator, items in sorted(owed.items())
+                for i in range(0, len(items), RECEIPT_MAX_IDS)
+            ]
+            for n, (originator, items) in enumerate(chunks):
                 receipt = Receipt(
                     originator=originator,
                     message_ids=tuple(i for i, _ in items),
@@ -492,15 +545,20 @@ class Node:
                     received_time_s=self._now(),
                 )
                 kind, data = encode_payload(receipt)
-                await self._send(
-                    kind,
-                    data,
-                    originator,
-                    event_id="receipt",
-                    valid_time_s=receipt.received_time_s,
-                    releasability=(),
-                    reason=f"receipt for {len(items)} messages",
-                )
+                try:
+                    await self._send(
+                        kind,
+                        data,
+                        originator,
+                        event_id="receipt",
+                        valid_time_s=receipt.received_time_s,
+                        releasability=(),
+                        reason=f"receipt for {len(items)} messages",
+                    )
+                except TransportError:
+                    for later, rest in chunks[n:]:
+                        self._owed.setdefault(later, [])[:0] = rest
+                    return
 
     async def settle(self) -> None:
         """Wait until every receipt owed has been sent."""
@@ -531,8 +589,8 @@ class Node:
         try:
             frame = decode_frame(data)
             env = decode_body(frame.body)
-            self._verifier.verify(
-                env.originator, frame.body, frame.sig, key_id=env.key_id, at_s=now
+            self._verifier.verify_batch(
+                env.originator, frame.body, frame.sig, frame.proof, key_id=env.key_id, at_s=now
             )
             if len(env.recipients) != 1:
                 raise NotReleasable(
@@ -560,7 +618,7 @@ class Node:
                 peer,
                 now,
             )
-        relay = Frame(body=frame.body, sig=frame.sig, hops=(*frame.hops, Hop(self.nation, now)))
+        relay = msgspec.structs.replace(frame, hops=(*frame.hops, Hop(self.nation, now)))
         if not for_me:
             relayed = await self._forward(relay, env, came_from=peer)
             if relayed:
