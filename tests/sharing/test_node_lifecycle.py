@@ -214,3 +214,44 @@ async def test_in_the_hub_japan_waits_for_the_us_relay_and_loses_nothing(tmp_pat
     await net.transport.drain()
     assert _ids(net, "JPN") == ["KOR-T0001", "KOR-T0002", "KOR-T0003"]
     await _close(net)
+
+
+async def test_messages_in_flight_when_the_recipient_learns_of_a_suspension_still_count(
+    tmp_path: Path,
+) -> None:
+    now = [T0 + 100.0]
+    net = await _network(tmp_path, now=lambda: now[0])
+    await net.nodes["JPN"].stop()
+    await _publish(net, 3)  # released at T0+100, waiting in JPN's inbox
+    now[0] = T0 + 110.0
+    await net.nodes["JPN"].set_agreements(
+        _with(net, "JPN", "KOR-JPN", state=AgreementState.SUSPENDED)
+    )
+    await net.nodes["JPN"].start()
+    await net.transport.drain()
+    assert _ids(net, "JPN") == ["KOR-T0001", "KOR-T0002", "KOR-T0003"]  # released before
+    now[0] = T0 + 120.0  # KOR has not heard of it: what it sends now, Japan refuses
+    await _publish(net, 1, first=4)
+    assert len(net.inbox["JPN"]) == 3 and net.nodes["JPN"].rejected["not-releasable"] == 1
+    await _close(net)
+
+
+async def test_releases_during_a_resumption_queue_behind_the_backlog(tmp_path: Path) -> None:
+    import asyncio
+
+    net = await _network(tmp_path)
+    await net.nodes["KOR"].set_agreements(
+        _with(net, "KOR", "KOR-JPN", state=AgreementState.SUSPENDED)
+    )
+    await _publish(net, 20)
+    resume = asyncio.create_task(
+        net.nodes["KOR"].set_agreements(_with(net, "KOR", "KOR-JPN", state=AgreementState.ACTIVE))
+    )
+    await asyncio.sleep(0)  # the drain has started and awaits its first send
+    for i in range(21, 26):  # new traffic while the backlog drains
+        await net.nodes["KOR"].publish(_track("KOR", i), event_id="e", valid_time_s=T0 + i)
+    await resume
+    await net.transport.drain()
+    assert _ids(net, "JPN") == [f"KOR-T{i:04d}" for i in range(1, 26)]
+    assert [m.envelope.seq for m in net.inbox["JPN"]] == list(range(1, 26))
+    await _close(net)

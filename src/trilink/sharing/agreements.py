@@ -344,6 +344,13 @@ class AgreementSet:
     def by_id(self, agreement_id: str) -> Agreement | None:
         return self._by_id.get(agreement_id)
 
+    def replacing(self, agreement: Agreement) -> AgreementSet:
+        """These agreements with the one of the same id replaced (or added)."""
+        if agreement.id not in self._by_id:
+            return AgreementSet((*self.agreements, agreement), source=self.source)
+        swapped = tuple(agreement if a.id == agreement.id else a for a in self.agreements)
+        return AgreementSet(swapped, source=self.source)
+
     def with_state(self, agreement_id: str, state: AgreementState) -> AgreementSet:
         """These agreements with one of them put in ``state`` (its version bumped)."""
         if agreement_id not in self._by_id:

@@ -41,6 +41,7 @@ import msgspec
 
 from trilink.errors import MessageError, NotReleasable, ReplayDetected, TransportError
 from trilink.sharing.agreements import (
+    Agreement,
     AgreementSet,
     AgreementState,
     Backlog,
@@ -247,6 +248,9 @@ class Node:
         self._reserved: Counter[str] = Counter()  # per recipient: numbers reserved up to
         self._book = SequenceBook()
         self._held: dict[str, deque[_Pending]] = {}  # per agreement id
+        self._draining: set[str] = set()
+        # per agreement id: (when it changed here, what it was before), oldest first
+        self._history: dict[str, list[tuple[float, Agreement]]] = {}
         self._latest: dict[str, dict[str, _Pending]] = {}  # per agreement id, per key
         self.rejected: Counter[str] = Counter()
         self.received = 0
@@ -323,8 +327,10 @@ class Node:
         decision, recipient = release.decision, release.recipient
         kind = _kind(p.payload)
         if decision.allow and decision.agreement_id is not None:
-            if self._held.get(decision.agreement_id) or self._latest.get(decision.agreement_id):
-                await self._release_held(decision.agreement_id)  # older traffic first
+            if decision.agreement_id in self._held:  # older traffic first, in order
+                self._held[decision.agreement_id].append(p)
+                await self._drain(decision.agreement_id)
+                return None
             due = decision.release_at_s
             if due is not None and due > p.valid_time_s and due > self._now():  # a delay
                 heapq.heappush(self._delayed, _Delayed(due, next(self._order), p, release))
@@ -431,21 +437,39 @@ class Node:
         self._seq[recipient] = seq
         return seq
 
-    async def _release_held(self, agreement_id: str) -> list[Envelope]:
-        """Send what a resumed agreement held, oldest first, then its latest-only set; each
-        judged again by the agreements now in force."""
-        queue = self._held.pop(agreement_id, deque())
-        latest = self._latest.pop(agreement_id, {})
-        backlog = list(queue) + sorted(latest.values(), key=lambda q: q.valid_time_s)
-        agreement = self.agreements.by_id(agreement_id)
-        assert agreement is not None
+    async def _drain(self, agreement_id: str) -> list[Envelope]:
+        """Send what a resumed agreement held, oldest first, each judged again by the
+        agreements in force. Releases under the same agreement that come meanwhile join
+        the queue's end, so nothing overtakes the backlog; a suspension meanwhile stops
+        the drain with the rest still held."""
+        if agreement_id in self._draining:
+            return []
+        self._draining.add(agreement_id)
         sent: list[Envelope] = []
-        for p in backlog:
-            for release in self._plan(p):
-                if release.recipient == agreement.recipient:
-                    env = await self._dispose(p, release)
-                    if env is not None:
-                        sent.append(env)
+        try:
+            queue = self._held.get(agreement_id)
+            while queue:
+                agreement = self.agreements.by_id(agreement_id)
+                if agreement is None or agreement.state is not AgreementState.ACTIVE:
+                    return sent
+                p = queue[0]
+                for release in self._plan(p):
+                    if release.recipient != agreement.recipient:
+                        continue
+                    if release.decision.allow and release.decision.agreement_id == agreement_id:
+                        sent.append(await self._release(p, release))
+                    else:
+                        self._note(
+                            AuditName.WITHHELD,
+                            f"held, now {release.decision.reason}",
+                            _kind(p.payload),
+                            release.recipient,
+                        )
+                queue.popleft()
+            if queue is not None:
+                del self._held[agreement_id]
+        finally:
+            self._draining.discard(agreement_id)
         return sent
 
     async def set_agreements(self, agreements: AgreementSet) -> list[Envelope]:
@@ -454,6 +478,10 @@ class Node:
         links are untouched. Returns the envelopes released from backlog."""
         old = self.agreements
         self.agreements = agreements
+        now = self._now()
+        for before in old:
+            if agreements.by_id(before.id) != before:
+                self._history.setdefault(before.id, []).append((now, before))
         for change in _changes(old, agreements):
             self._audit.append(
                 AuditEvent(
@@ -479,7 +507,10 @@ class Node:
                     )
                 )
             elif agreement.state is AgreementState.ACTIVE:
-                sent.extend(await self._release_held(agreement_id))
+                latest = self._latest.pop(agreement_id, {})
+                queue = self._held.setdefault(agreement_id, deque())
+                queue.extend(sorted(latest.values(), key=lambda q: q.valid_time_s))
+                sent.extend(await self._drain(agreement_id))
         return sent
 
     @property
@@ -643,7 +674,7 @@ class Node:
         facts = release_facts(
             payload, originator=env.originator, valid_time_s=env.valid_time_s, kind=env.kind
         )
-        decision = decide(facts, self.nation, self.agreements)
+        decision = decide(facts, self.nation, self._agreements_at(env))
         if not decision.allow or decision.agreement_id not in env.releasability:
             raise NotReleasable(
                 f"{env.originator}'s {env.kind.value} is not releasable to "
@@ -652,6 +683,18 @@ class Node:
                 originator=env.originator,
             )
         return decision.reason
+
+    def _agreements_at(self, env: Envelope) -> AgreementSet:
+        """The agreements as this node held them when ``env`` was sent: a message released
+        before a suspension or termination reached this node is still judged by the
+        agreement it was released under (it was in flight, not released in defiance)."""
+        agreements = self.agreements
+        for agreement_id in env.releasability:
+            for changed_s, before in self._history.get(agreement_id, ()):
+                if changed_s > env.sent_time_s:
+                    agreements = agreements.replacing(before)
+                    break
+        return agreements
 
     def _log(self, name: AuditName, reason: str, env: Envelope, peer: str, now: float) -> None:
         self._audit.append(
