@@ -243,3 +243,16 @@ def test_initial_position_covariance_matches_the_measurement_noise() -> None:
     err = np.asarray(samples) - x[:3]
     nees = np.einsum("ij,ij->i", err, np.linalg.solve(p0[:3, :3], err.T).T)
     assert float(nees.mean()) == pytest.approx(3.0, abs=0.25)
+
+
+def test_compiled_covariance_transition_matches_numpy() -> None:
+    from trilink.tracking.ekf import _congruence_plus
+
+    rng = np.random.default_rng(4)
+    f = rng.normal(size=(6, 9, 9))
+    a = rng.normal(size=(6, 9, 9))
+    p = a @ a.transpose(0, 2, 1)
+    q = np.tile(np.eye(9), (6, 1, 1))
+    out = _congruence_plus(f, p, q)
+    np.testing.assert_allclose(out, f @ p @ f.transpose(0, 2, 1) + q, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(out, out.transpose(0, 2, 1))

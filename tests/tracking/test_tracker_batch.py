@@ -91,8 +91,9 @@ def test_no_track_updates_with_a_detection_outside_its_gate(seed: int) -> None:
     )
     tracker._predict_all(batch.t_s)
     tr = tracker._tr
-    ti, di, d2 = tracker._gate_models(batch, ROT)
-    at, ad = _assign(ti, di, d2)
+    ti, di, cost = tracker._gate_models(batch, ROT)
+    ut, ud, hold, _, _ = tracker._associate(ti, di, cost, batch, ROT)
+    at, ad = ut[~hold], ud[~hold]  # what the scan updates (retried tracks aside)
     assert len(set(at.tolist())) == at.size and len(set(ad.tolist())) == ad.size
     for t_row, d_idx in zip(at, ad, strict=True):
         det = batch.detections()[int(d_idx)]
@@ -106,8 +107,20 @@ def test_assignment_is_optimal_within_a_cluster() -> None:
     ti = np.array([0, 0, 1, 1])
     di = np.array([0, 1, 0, 1])
     cost = np.array([1.0, 2.0, 2.0, 10.0])
-    at, ad = _assign(ti, di, cost)
+    at, ad, ambiguous = _assign(ti, di, cost, ambiguity=4.0)
     assert dict(zip(at.tolist(), ad.tolist(), strict=True)) == {0: 1, 1: 0}
+    assert not ambiguous.any()  # the swap costs 11 - 4 = 7 more
+
+
+def test_near_ties_in_a_cluster_are_flagged_ambiguous() -> None:
+    ti = np.array([0, 0, 1, 1])
+    di = np.array([0, 1, 0, 1])
+    cost = np.array([1.0, 2.0, 2.0, 1.5])  # the swap costs only 1.5 more
+    at, ad, ambiguous = _assign(ti, di, cost, ambiguity=4.0)
+    assert dict(zip(at.tolist(), ad.tolist(), strict=True)) == {0: 0, 1: 1}
+    assert ambiguous.all()
+    _, _, ambiguous = _assign(ti, di, cost, ambiguity=1.0)
+    assert not ambiguous.any()
 
 
 @settings(max_examples=40, deadline=None)

@@ -5,7 +5,12 @@ continuity (identity switches, breaks) from per-scan truth-to-track assignments.
 pure functions of numpy arrays in SI units (ECEF metres, m/s); nothing here does I/O.
 """
 
-from trilink.metrics.continuity import Continuity, assignments, track_continuity
+from trilink.metrics.continuity import (
+    Continuity,
+    assignments,
+    label_assignments,
+    track_continuity,
+)
 from trilink.metrics.errors import anees, nees, nees_band, rmse, rmse_over_runs
 from trilink.metrics.gospa import (
     GospaResult,
@@ -25,6 +30,7 @@ __all__ = [
     "gospa",
     "gospa_assignment",
     "gospa_over_time",
+    "label_assignments",
     "mean_gospa",
     "nees",
     "nees_band",

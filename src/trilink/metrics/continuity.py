@@ -19,6 +19,14 @@ sequence of its assigned tracks over the scans, with gaps where it is unassigned
   ideal).
 
 Ids are strings; scans need not be evenly spaced (no times are used).
+
+Two ways make the per-scan assignments: :func:`assignments` pairs truths and tracks by
+position (the GOSPA rule), which is what a user of the tracks sees; :func:`label_assignments`
+pairs them through the tracker's own association of detections with tracks and the truth
+labels of those detections, which judges the association itself. The second is the one
+to use for closely spaced objects: when two objects are closer than the tracks' errors, a
+positional assignment flips between them with the noise although every track keeps its
+object.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from numpy.typing import ArrayLike
 
 from trilink.metrics.gospa import gospa_assignment
 
-__all__ = ["Continuity", "assignments", "track_continuity"]
+__all__ = ["Continuity", "assignments", "label_assignments", "track_continuity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +144,31 @@ def assignments(
     _check_ids(track_ids, track_arr.shape[0] if track_arr.ndim else -1, "track_ids")
     rows, cols = gospa_assignment(truth_arr, track_arr, c=c, p=p)
     return {truth_ids[i]: track_ids[j] for i, j in zip(rows.tolist(), cols.tolist(), strict=True)}
+
+
+def label_assignments(
+    associations: Mapping[str, int],
+    truth_labels: Sequence[str | None],
+    *,
+    merged: Sequence[int] | None = None,
+) -> dict[str, str]:
+    """Return ``{truth_id: track_id}`` for one scan of one sensor from the tracker's
+    associations (``{track_id: detection index}``, e.g. :meth:`Tracker.associations`) and
+    the detections' truth labels (None for a false alarm).
+
+    Reports of several unresolved objects (``merged[i] > 1``) and false alarms are skipped:
+    they say nothing about which object a track follows. Within one scan each object gives
+    at most one report, so the result is one-to-one.
+    """
+    out: dict[str, str] = {}
+    for track, det in associations.items():
+        if not 0 <= det < len(truth_labels):
+            raise ValueError(
+                f"track {track!r} is associated with detection {det}, but the scan has "
+                f"{len(truth_labels)} detections"
+            )
+        truth = truth_labels[det]
+        if truth is None or (merged is not None and merged[det] > 1):
+            continue
+        out[truth] = track
+    return out

@@ -64,9 +64,9 @@ class SensorSuite:
 
     def __post_init__(self) -> None:
         root = int(self.rng.integers(2**63))
-        for sensor in (*self.radars, *self.satellites):
-            self._streams[sensor.id] = np.random.default_rng(
-                [root, zlib.crc32(sensor.id.encode("utf-8"))]
+        for sensor_id in [r.id for r in self.radars] + [s.id for s in self.satellites]:
+            self._streams[sensor_id] = np.random.default_rng(
+                [root, zlib.crc32(sensor_id.encode("utf-8"))]
             )
 
     def tick(self, t_rel_s: float, dt_s: float = 1.0) -> Tick:

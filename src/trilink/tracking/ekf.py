@@ -14,9 +14,11 @@ thin wrappers over them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -30,6 +32,7 @@ __all__ = [
     "initial_state",
     "initial_states",
     "innovation",
+    "load_kernels",
     "measure_batch",
     "predict",
     "predict_batch",
@@ -46,6 +49,43 @@ _CORIOLIS: Final = -2.0 * np.array(
     [[0.0, -EARTH_RATE_RAD_S, 0.0], [EARTH_RATE_RAD_S, 0.0, 0.0], [0.0, 0.0, 0.0]]
 )
 _I9: Final = np.eye(9)
+
+
+def _congruence_plus_py(f: Array, p: Array, q: Array) -> Array:
+    """``F P Fᵀ + Q`` for (N, 9, 9) stacks, symmetrised: one compiled loop (see
+    ``_congruence_plus``) instead of two batched numpy matmuls of small matrices, the
+    tracker's largest single cost."""
+    n, d = p.shape[0], p.shape[1]
+    out = np.empty_like(p)
+    fp = np.empty((d, d))
+    for k in range(n):
+        for i in range(d):
+            for j in range(d):
+                acc = 0.0
+                for m in range(d):
+                    acc += f[k, i, m] * p[k, m, j]
+                fp[i, j] = acc
+        for i in range(d):
+            for j in range(i, d):
+                acc = 0.0
+                for m in range(d):
+                    acc += fp[i, m] * f[k, j, m]
+                v = acc + 0.5 * (q[k, i, j] + q[k, j, i])
+                out[k, i, j] = v
+                out[k, j, i] = v
+    return out
+
+
+_congruence_plus: Callable[[Array, Array, Array], Array] = numba.njit(cache=True)(
+    _congruence_plus_py
+)
+
+
+def load_kernels() -> None:
+    """Compile (or load from numba's cache) the compiled kernels now, once per process,
+    rather than in the first prediction: a tracker calls this when it is built."""
+    z = np.zeros((1, 9, 9))
+    _congruence_plus(z, z, z)
 
 
 def _gravity_gradients(r: Array) -> Array:
@@ -103,8 +143,7 @@ def predict_batch(
     qj = np.broadcast_to(np.asarray(q_jerk, dtype=np.float64), (n,))
     qa = np.broadcast_to(np.asarray(q_accel, dtype=np.float64), (n,))
     q = process_noise(np.abs(dt), qj, qa)
-    p_new = f @ p @ np.swapaxes(f, 1, 2) + q
-    return x_new, 0.5 * (p_new + np.swapaxes(p_new, 1, 2))
+    return x_new, _congruence_plus(f, np.ascontiguousarray(p), q)
 
 
 def measure_batch(x: Array, sensor_ecef: Array, rot: Array) -> tuple[Array, Array]:
@@ -136,8 +175,8 @@ def update_batch(x: Array, p: Array, y: Array, s: Array, h: Array, r: Array) -> 
     k = np.swapaxes(np.linalg.solve(s, h @ p), 1, 2)
     x_new = x + np.einsum("nij,nj->ni", k, y)
     i_kh = _I9 - k @ h
-    p_new = i_kh @ p @ np.swapaxes(i_kh, 1, 2) + k @ r @ np.swapaxes(k, 1, 2)
-    return x_new, 0.5 * (p_new + np.swapaxes(p_new, 1, 2))
+    krk = k @ r @ np.swapaxes(k, 1, 2)
+    return x_new, _congruence_plus(np.ascontiguousarray(i_kh), np.ascontiguousarray(p), krk)
 
 
 def wrap_innovation(z: Array, z_pred: Array) -> Array:
