@@ -702,6 +702,7 @@ async def _run_nation(
             speed=speed,
             start_wall_s=start_at,
             agreements_file=dep.agreements_path,
+            topology_source=lambda: load_deployment(dep.path).topology,
             linger_s=linger,
             on_timeline=lambda e: line(f"T{e.t_rel_s:+6.0f} s  {e.nation}  {e.text}"),
         )

@@ -370,6 +370,7 @@ async def serve(
 
     async def reload(new: AgreementSet) -> None:
         on_line(f"{nation} reloaded the agreements from {deployment.agreements_path}")
+        node.set_topology(load_deployment(deployment.path).topology)
         await node.set_agreements(new)
 
     def refused(exc: ConfigError) -> None:

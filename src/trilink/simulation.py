@@ -174,6 +174,7 @@ async def run_event(
     start_wall_s: float | None = None,
     link_events: Sequence[LinkEvent] = (),
     agreements_file: Path | None = None,
+    topology_source: Callable[[], Topology] | None = None,
     linger_s: float = 0.0,
 ) -> RunResult:
     """Run one launch through the whole chain and return the results.
@@ -185,7 +186,8 @@ async def run_event(
     (when event time starts, on the wall clock; with ``speed``) to share one clock.
     ``link_events`` change agreements at given times after launch (suspend, resume, ...);
     ``agreements_file`` is watched and reloaded into every local node when it changes
-    (``trilink link`` on a running network). ``linger_s`` keeps the nodes receiving and
+    (``trilink link`` on a running network), with the topology from ``topology_source``
+    (a partner onboarded). ``linger_s`` keeps the nodes receiving and
     relaying that many wall-clock seconds after the event.
     """
     wall0 = time.perf_counter()
@@ -256,6 +258,8 @@ async def run_event(
         async def reload(new: AgreementSet) -> None:
             for n, node in nodes.items():
                 emit(n, f"agreements reloaded from {agreements_file}")
+                if topology_source is not None:
+                    node.set_topology(topology_source())
                 await node.set_agreements(new)
 
         def refused(exc: ConfigError) -> None:

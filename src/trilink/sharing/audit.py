@@ -86,6 +86,7 @@ class AuditName(StrEnum):
     DROPPED = "dropped"
     WITHHELD = "withheld"
     AGREEMENT_CHANGED = "agreement-changed"
+    TOPOLOGY_CHANGED = "topology-changed"
     STOPPED = "stopped"
     CHECKPOINT = "checkpoint"
     RESERVED = "reserved"

@@ -472,6 +472,22 @@ class Node:
             self._draining.discard(agreement_id)
         return sent
 
+    def set_topology(self, topology: Topology) -> None:
+        """Route by a new topology from now on (a partner onboarded or a link added)."""
+        if topology != self._topology:
+            self._audit.append(
+                AuditEvent(
+                    name=AuditName.TOPOLOGY_CHANGED,
+                    actor=self.nation,
+                    reason="topology now "
+                    + ", ".join(
+                        "-".join(sorted(link)) for link in sorted(topology.links, key=sorted)
+                    ),
+                    event_time_s=self._now(),
+                )
+            )
+            self._topology = topology
+
     async def set_agreements(self, agreements: AgreementSet) -> list[Envelope]:
         """Apply a new set of agreements at run time: audit every change; a resumed
         agreement releases what it held (in order), a terminated one drops it. Other
