@@ -216,7 +216,7 @@ async def test_in_the_hub_japan_waits_for_the_us_relay_and_loses_nothing(tmp_pat
     await _close(net)
 
 
-async def test_messages_in_flight_when_the_recipient_learns_of_a_suspension_still_count(
+async def test_messages_in_flight_when_the_recipient_learns_of_a_termination_still_count(
     tmp_path: Path,
 ) -> None:
     now = [T0 + 100.0]
@@ -225,14 +225,28 @@ async def test_messages_in_flight_when_the_recipient_learns_of_a_suspension_stil
     await _publish(net, 3)  # released at T0+100, waiting in JPN's inbox
     now[0] = T0 + 110.0
     await net.nodes["JPN"].set_agreements(
-        _with(net, "JPN", "KOR-JPN", state=AgreementState.SUSPENDED)
+        _with(net, "JPN", "KOR-JPN", state=AgreementState.TERMINATED)
     )
     await net.nodes["JPN"].start()
     await net.transport.drain()
     assert _ids(net, "JPN") == ["KOR-T0001", "KOR-T0002", "KOR-T0003"]  # released before
-    now[0] = T0 + 120.0  # KOR has not heard of it: what it sends now, Japan refuses
+    now[0] = T0 + 120.0  # Korea has not heard of it: what it sends now, Japan refuses
     await _publish(net, 1, first=4)
     assert len(net.inbox["JPN"]) == 3 and net.nodes["JPN"].rejected["not-releasable"] == 1
+    await _close(net)
+
+
+async def test_a_recipient_does_not_refuse_on_a_suspension_the_originator_applies(
+    tmp_path: Path,
+) -> None:
+    """Suspension is the originator's to apply (it holds its own traffic); a recipient
+    that heard of it first, or of the resumption last, still accepts what was released."""
+    net = await _network(tmp_path)
+    await net.nodes["JPN"].set_agreements(
+        _with(net, "JPN", "KOR-JPN", state=AgreementState.SUSPENDED)
+    )
+    await _publish(net, 2)
+    assert _ids(net, "JPN") == ["KOR-T0001", "KOR-T0002"]
     await _close(net)
 
 

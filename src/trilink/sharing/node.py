@@ -34,7 +34,7 @@ import itertools
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import msgspec
@@ -701,15 +701,26 @@ class Node:
         return decision.reason
 
     def _agreements_at(self, env: Envelope) -> AgreementSet:
-        """The agreements as this node held them when ``env`` was sent: a message released
-        before a suspension or termination reached this node is still judged by the
-        agreement it was released under (it was in flight, not released in defiance)."""
+        """The agreements a recipient judges ``env`` by.
+
+        - As this node held them when ``env`` was sent: a message released before a
+          suspension or termination reached this node was in flight, not released in
+          defiance, and is judged by the agreement it was released under.
+        - A suspension is the originator's to apply (it holds, keeps the latest or drops
+          its own traffic): a recipient does not refuse on it, so a backlog released by
+          an originator that heard of a resumption first is not lost while this node
+          still has the agreement suspended. (Kinds, region, object classes, validity and
+          termination are judged as this node holds them.)
+        """
         agreements = self.agreements
         for agreement_id in env.releasability:
             for changed_s, before in self._history.get(agreement_id, ()):
                 if changed_s > env.sent_time_s:
                     agreements = agreements.replacing(before)
                     break
+            current = agreements.by_id(agreement_id)
+            if current is not None and current.state is AgreementState.SUSPENDED:
+                agreements = agreements.replacing(replace(current, state=AgreementState.ACTIVE))
         return agreements
 
     def _log(self, name: AuditName, reason: str, env: Envelope, peer: str, now: float) -> None:
