@@ -4,10 +4,12 @@ SIMULATION ONLY: everything trilink shows is simulated. Its scope ends at warnin
 
 The data flow, left to right (a stage imports only stages to its left)::
 
-    world (launches, physics)  →  sensors (radars)  →  national tracking (EKF, GNN, M-of-N)
-      →  governed sharing (agreements, Ed25519 signatures, audit chain, relays, transport)
+    world (launches, physics)  →  sensors (radars, space infrared)
+      →  national tracking (IMM EKF, GNN or JPDA, M-of-N, closely spaced objects)
+      →  governed sharing (agreements, Ed25519 batch signatures, sealing, audit chain,
+         relays, embedded or NATS JetStream transport)
       →  fusion (covariance intersection)  →  warnings (launch alert, impact, MoD summary)
-      →  CLI (``trilink demo``, ``trilink events``, ``trilink audit verify``)
+      →  CLI (``trilink demo``, ``node``, ``cluster``, ``link``, ``events``, ``audit``)
 
 The curated public API is below; everything else is reachable from its stage package.
 """
@@ -27,7 +29,7 @@ from trilink.errors import (
     TrilinkError,
     UnknownEventError,
 )
-from trilink.simulation import Clock, RunResult, TimelineEvent, run_event
+from trilink.simulation import Clock, LinkEvent, RunResult, TimelineEvent, run_event
 from trilink.world.launches import fly_event
 from trilink.world.library import DEFAULT_EVENT_ID, LaunchEvent, load_library
 
@@ -38,6 +40,7 @@ __all__ = [
     "DEFAULT_EVENT_ID",
     "DataError",
     "LaunchEvent",
+    "LinkEvent",
     "MalformedMessage",
     "MessageError",
     "NotReleasable",
