@@ -331,11 +331,7 @@ class Node:
                 self._held[decision.agreement_id].append(p)
                 await self._drain(decision.agreement_id)
                 return None
-            due = decision.release_at_s
-            if due is not None and due > p.valid_time_s and due > self._now():  # a delay
-                heapq.heappush(self._delayed, _Delayed(due, next(self._order), p, release))
-                return None
-            return await self._release(p, release)
+            return await self._release_or_delay(p, release)
         agreement_id = decision.agreement_id
         if decision.backlog is None or agreement_id is None:
             self._note(AuditName.WITHHELD, decision.reason, kind, recipient)
@@ -350,6 +346,14 @@ class Node:
         else:
             self._note(AuditName.DROPPED, f"{label}: dropped", kind, recipient)
         return None
+
+    async def _release_or_delay(self, p: _Pending, release: Release) -> Envelope | None:
+        """Send an allowed release now, or keep it until its agreement's delay is over."""
+        due = release.decision.release_at_s
+        if due is not None and due > p.valid_time_s and due > self._now():  # a delay
+            heapq.heappush(self._delayed, _Delayed(due, next(self._order), p, release))
+            return None
+        return await self._release(p, release)
 
     async def release_due(self) -> list[Envelope]:
         """Send the delayed releases whose time has come (call once per tick)."""
@@ -457,7 +461,9 @@ class Node:
                     if release.recipient != agreement.recipient:
                         continue
                     if release.decision.allow and release.decision.agreement_id == agreement_id:
-                        sent.append(await self._release(p, release))
+                        env = await self._release_or_delay(p, release)
+                        if env is not None:
+                            sent.append(env)
                     else:
                         self._note(
                             AuditName.WITHHELD,
