@@ -6,6 +6,15 @@ once the fused track is in free flight, an impact prediction is made every
 ``impact_period_s``. Both are shared with partners as messages. Received launch
 estimates count toward this node's summary: the partner that saw the boost best tells
 the others when and where it started.
+
+The nation's own space-infrared lines of sight (:meth:`WarningCenter.add_infrared`) join
+its tracks in the launch estimate (:func:`~trilink.alerting.launch.estimate_launch`):
+the fit back to the launch point takes over from the closed form when it reports the
+smaller uncertainty. As the track's boost lengthens the fit improves, so for
+``launch_update_window_s`` after the alert the estimate is redone every
+``launch_update_period_s`` and a new one issued (an update of the alert) when its
+launch-time uncertainty falls below ``launch_update_factor`` times the last issued one's
+and its 95 % radius is no larger.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from trilink.alerting.launch import estimate_launch
 from trilink.alerting.summary import Summary, iso_utc, site_name
 from trilink.fusion.picture import Picture, SystemTrack
 from trilink.geo.earth import altitude_m, surface_distance_m
+from trilink.sensors.infrared import LineOfSight
+from trilink.tracking.tracker import IR_KEEP_S
 from trilink.types import ImpactPrediction, LaunchEstimate
 from trilink.world.library import Library
 
@@ -38,7 +49,24 @@ class WarningCenter:
     launch_estimates: list[LaunchEstimate] = field(default_factory=list)
     impacts: list[ImpactPrediction] = field(default_factory=list)
     received_impacts: list[ImpactPrediction] = field(default_factory=list)
+    infrared: list[LineOfSight] = field(default_factory=list)
+    launch_update_window_s: float = 120.0
+    launch_update_period_s: float = 10.0
+    launch_update_factor: float = 0.8
     _last_impact_t_s: float = -np.inf
+    _last_launch_t_s: float = -np.inf
+    _own_launch: LaunchEstimate | None = None
+
+    def add_infrared(self, lines: list[LineOfSight]) -> None:
+        """Take this nation's space-infrared lines of sight (any order), for the launch
+        estimate; lines older than ``IR_KEEP_S`` before the newest are dropped."""
+        if not lines:
+            return
+        self.infrared.extend(lines)
+        self.infrared.sort(key=lambda ln: ln.t_s)
+        horizon = self.infrared[-1].t_s - IR_KEEP_S
+        if self.infrared[0].t_s < horizon:
+            self.infrared = [ln for ln in self.infrared if ln.t_s >= horizon]
 
     def main_track(self) -> SystemTrack | None:
         tracks = [s for s in self.picture.system_tracks() if s.fused is not None]
@@ -56,6 +84,24 @@ class WarningCenter:
             est = self._own_launch_estimate(st)
             if est is not None:
                 self.first_alert_t_s = t_s
+                self._last_launch_t_s = t_s
+                self._own_launch = est
+                self.launch_estimates.append(est)
+                out.append(est)
+        elif (
+            self._own_launch is not None
+            and t_s - self.first_alert_t_s <= self.launch_update_window_s
+            and t_s - self._last_launch_t_s >= self.launch_update_period_s
+        ):
+            self._last_launch_t_s = t_s
+            est = self._own_launch_estimate(st)
+            last = self._own_launch
+            if (
+                est is not None
+                and est.t_sigma_s < self.launch_update_factor * last.t_sigma_s
+                and est.radius_95_m <= last.radius_95_m
+            ):
+                self._own_launch = est
                 self.launch_estimates.append(est)
                 out.append(est)
         fused = st.fused
@@ -76,7 +122,8 @@ class WarningCenter:
         return out
 
     def _own_launch_estimate(self, st: SystemTrack) -> LaunchEstimate | None:
-        ests = [e for h in st.members.values() if (e := estimate_launch(h)) is not None]
+        lines = self.infrared
+        ests = [e for h in st.members.values() if (e := estimate_launch(h, lines)) is not None]
         if not ests:
             return None
         return dataclasses.replace(min(ests, key=lambda e: e.t_sigma_s), nation=self.nation)

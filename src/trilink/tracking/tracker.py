@@ -6,7 +6,9 @@ by Mahalanobis distance, assign by global nearest neighbour (optimal assignment 
 each connected cluster of candidates), update all assigned tracks at once, give a
 boosting track that missed its gate a second, wider try (its thrust may have changed),
 start tentative tracks from the rest, confirm M-of-N and delete after misses. No Python
-loop runs per track–detection pair.
+loop runs per track–detection pair: the IMM mixing and prediction, the gating distances
+and the Kalman updates run as compiled loops over tracks and pairs
+(:mod:`trilink.tracking._kernels`, numba), the rest as numpy array operations.
 
 Track numbers are owned by the tracker instance (``JPN-T0001``) and given on confirmation.
 
@@ -35,7 +37,7 @@ from scipy.spatial import cKDTree
 
 from trilink.geo.earth import altitude_m, enu_rotation
 from trilink.sensors.infrared import LineOfSight
-from trilink.tracking import ekf, jpda
+from trilink.tracking import _kernels, ekf, jpda
 from trilink.types import Detection, DetectionBatch, Track, TrackState
 
 __all__ = ["IR_KEEP_S", "Tracker", "TrackerConfig"]
@@ -286,6 +288,7 @@ class Tracker:
         self.nation = nation
         self.config = config or TrackerConfig()
         ekf.load_kernels()
+        _kernels.warm()
         self._tr = _Tracks.empty()
         self._next_number = 1
         self._next_serial = 1
@@ -543,38 +546,22 @@ class Tracker:
         rows = np.flatnonzero(tr.t != t_s)
         if not rows.size:
             return
-        dt = t_s - tr.t[rows]
-        adt = np.abs(dt)
-        a = 1.0 - (1.0 - cfg.p_boost_to_ballistic) ** adt
-        b = 1.0 - (1.0 - cfg.p_ballistic_to_boost) ** adt
-        pi = np.stack([np.stack([1.0 - a, a], axis=1), np.stack([b, 1.0 - b], axis=1)], axis=1)
-        mu = tr.mu[rows]
-        c = np.einsum("ni,nij->nj", mu, pi)
-        w = mu[:, :, None] * pi / np.maximum(c[:, None, :], 1e-300)  # w[n, i, j] = mu_{i|j}
-        xm, pm = tr.xm[rows], tr.pm[rows]
-        x0 = np.einsum("nij,nia->nja", w, xm)
-        d = xm[:, :, None, :] - x0[:, None, :, :]
-        wd = w[..., None] * d  # (n, i, j, 9)
-        p0 = np.einsum("nij,niab->njab", w, pm) + np.swapaxes(wd, 1, 2).transpose(
-            0, 1, 3, 2
-        ) @ np.swapaxes(d, 1, 2)
-        x0[:, 1] = _ballistic_state(x0[:, 1])
-        p0[:, 1] = _ballistic_covariance(p0[:, 1])
-        k = rows.size
-        qj = np.tile([cfg.q_jerk, 0.0], k)
-        qa = np.tile([cfg.q_accel, cfg.q_accel_ballistic], k)
-        xp, pp = ekf.predict_batch(
-            x0.reshape(2 * k, 9),
-            p0.reshape(2 * k, 9, 9),
-            np.repeat(dt, 2),
-            q_jerk=qj,
-            q_accel=qa,
+        _kernels.imm_predict(
+            rows.astype(np.int64),
+            float(t_s),
+            tr.t,
+            tr.x,
+            tr.p,
+            tr.xm,
+            tr.pm,
+            tr.mu,
+            cfg.p_boost_to_ballistic,
+            cfg.p_ballistic_to_boost,
+            cfg.q_jerk,
+            cfg.q_accel,
+            cfg.q_accel_ballistic,
+            _FROZEN_ACCEL_VAR,
         )
-        tr.xm[rows] = xp.reshape(k, 2, 9)
-        tr.pm[rows] = pp.reshape(k, 2, 9, 9)
-        tr.mu[rows] = c / c.sum(axis=1, keepdims=True)
-        tr.t[rows] = t_s
-        tr.combine(rows)
 
     def _tree(self, batch: DetectionBatch, rot: Array) -> cKDTree:
         """A k-d tree of the detections' ECEF positions, built once per batch."""
@@ -631,9 +618,8 @@ class Tracker:
             return none, none, np.zeros(0)
         # One k-d tree query for both models: around the mixture, wide enough for either.
         tree = self._tree(sub, rot)
-        xm, pm = tr.xm[rows], tr.pm[rows]
-        pos_sigma = np.sqrt(np.trace(pm[:, :, :3, :3], axis1=2, axis2=3))  # (n, 2)
-        spread = np.linalg.norm(xm[:, :, :3] - tr.x[rows, None, :3], axis=2)
+        pos_sigma = np.sqrt(np.trace(tr.pm[:, :, :3, :3], axis1=2, axis2=3)[rows])  # (n, 2)
+        spread = np.linalg.norm(tr.xm[rows, :, :3] - tr.x[rows, None, :3], axis=2)
         meas_sigma = sub.z[:, 0].max() * sub.sigma[:, 1:3].max() + sub.sigma[:, 0].max()
         radius = np.max(
             math.sqrt(self.config.gate_chi2) * (pos_sigma + meas_sigma) + spread, axis=1
@@ -645,18 +631,19 @@ class Tracker:
             return none, none, np.zeros(0)
         t_loc = np.repeat(np.arange(rows.size), counts)
         d_loc = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=total)
-        z, sig = sub.z[d_loc], sub.sigma[d_loc]
-        cost = np.full(total, np.inf)
-        for j in (0, 1):
-            z_pred, h = ekf.measure_batch(xm[:, j], sub.sensor_ecef_m, rot)
-            y = ekf.wrap_innovation(z, z_pred[t_loc])
-            s_trk = h @ pm[:, j] @ np.swapaxes(h, 1, 2)  # (n, 4, 4), per track
-            s = s_trk[t_loc]
-            s[:, np.arange(4), np.arange(4)] += _noise_variance(sig, pm[t_loc, j], z)
-            d2, logdet = _mahalanobis(s, y)
-            c = d2 + logdet - 2.0 * np.log(tr.mu[rows[t_loc], j])
-            inside = d2 < self.config.gate_chi2
-            cost = np.where(inside & (c < cost), c, cost)
+        cost = _kernels.gate_costs(
+            rows.astype(np.int64),
+            t_loc,
+            d_loc,
+            tr.xm,
+            tr.pm,
+            tr.mu,
+            np.ascontiguousarray(sub.z),
+            np.ascontiguousarray(sub.sigma),
+            np.ascontiguousarray(sub.sensor_ecef_m, dtype=np.float64),
+            np.ascontiguousarray(rot),
+            float(self.config.gate_chi2),
+        )
         keep = np.isfinite(cost)
         di = d_loc[keep] if dets is None else dets[d_loc[keep]]
         return rows[t_loc[keep]], di, cost[keep]
@@ -668,24 +655,20 @@ class Tracker:
         if not ti.size:
             return
         tr = self._tr
-        loglik = np.zeros((ti.size, 2))
-        for j in (0, 1):
-            x, p = tr.xm[ti, j], tr.pm[ti, j]
-            z_pred, h = ekf.measure_batch(x, batch.sensor_ecef_m, rot)
-            r = np.zeros((ti.size, 4, 4))
-            r[:, np.arange(4), np.arange(4)] = _noise_variance(batch.sigma[di], p, batch.z[di])
-            y = ekf.wrap_innovation(batch.z[di], z_pred)
-            s = h @ p @ np.swapaxes(h, 1, 2) + r
-            xu, pu = ekf.update_batch(x, p, y, s, h, r)
-            if j == 1:
-                xu, pu = _ballistic_state(xu), _ballistic_covariance(pu)
-            tr.xm[ti, j], tr.pm[ti, j] = xu, pu
-            d2, logdet = _mahalanobis(s, y)
-            loglik[:, j] = -0.5 * (d2 + logdet + 4.0 * _LOG_2PI)
-        weights = tr.mu[ti] * np.exp(loglik - loglik.max(axis=1, keepdims=True))
-        tr.mu[ti] = np.maximum(weights / weights.sum(axis=1, keepdims=True), 1e-9)
-        tr.mu[ti] /= tr.mu[ti].sum(axis=1, keepdims=True)
-        tr.combine(ti)
+        _kernels.imm_update(
+            ti.astype(np.int64),
+            di.astype(np.int64),
+            tr.x,
+            tr.p,
+            tr.xm,
+            tr.pm,
+            tr.mu,
+            np.ascontiguousarray(batch.z),
+            np.ascontiguousarray(batch.sigma),
+            np.ascontiguousarray(batch.sensor_ecef_m, dtype=np.float64),
+            np.ascontiguousarray(rot),
+            _FROZEN_ACCEL_VAR,
+        )
 
     def _count(self, hit: NDArray[np.bool_], missed: NDArray[np.bool_]) -> None:
         tr = self._tr
@@ -1102,19 +1085,6 @@ def _split_parents(
         order = np.lexsort((c, d))[::-1]  # per detection, the lowest cost written last
         best[d[order]] = t[order]
     return best[unused]
-
-
-def _mahalanobis(s: Array, y: Array) -> tuple[Array, Array]:
-    """Squared Mahalanobis distances ``yᵀ S⁻¹ y`` and ``ln |S|`` of (n, 4) innovations
-    with (n, 4, 4) covariances, from one Cholesky factorisation (forward substitution
-    written out: numpy has no batched triangular solve)."""
-    chol = np.linalg.cholesky(s)
-    w = np.empty_like(y)
-    for i in range(y.shape[1]):
-        acc = y[:, i] - np.einsum("nk,nk->n", chol[:, i, :i], w[:, :i])
-        w[:, i] = acc / chol[:, i, i]
-    diag = np.diagonal(chol, axis1=1, axis2=2)
-    return np.einsum("ni,ni->n", w, w), 2.0 * np.sum(np.log(diag), axis=1)
 
 
 def _popcount(v: NDArray[np.int64]) -> NDArray[np.int64]:
