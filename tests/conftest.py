@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+# No timing in tests: Hypothesis's deadline and its "generation too slow" check are off, so
+# a loaded machine cannot fail a property test; CI also replays the same examples.
+_UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, print_blob=True, **_UNTIMED)
+settings.register_profile("local", **_UNTIMED)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 
 def run_trilink(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -293,6 +293,7 @@ async def run_event(
             for sat, reports in tick.infrared:
                 if sat.nation in trackers:  # the nation's tracker: cues, launch-point fit
                     trackers[sat.nation].process_infrared(t, reports)
+                    centers[sat.nation].add_infrared(reports)  # its launch estimate
                 if reports and sat.nation not in ir_seen:
                     ir_seen.add(sat.nation)
                     emit(sat.nation, f"space infrared: boosting missile seen by {sat.id}")

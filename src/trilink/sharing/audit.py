@@ -208,6 +208,10 @@ class AuditLog:
         return self._path
 
     @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    @property
     def records(self) -> int:
         """Number of records in the log."""
         return self._n

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -71,10 +72,14 @@ from trilink.sharing.envelope import (
 from trilink.sharing.topology import Topology
 from trilink.sharing.transport.base import Transport
 
-__all__ = ["RECEIPT_MAX_IDS", "SEQ_BLOCK", "Node", "Received", "SequenceBook"]
+__all__ = ["GAP_GRACE_S", "RECEIPT_MAX_IDS", "SEQ_BLOCK", "Node", "Received", "SequenceBook"]
 
 SEQ_BLOCK: Final = 1024
 """Sequence numbers reserved per audit line, per recipient."""
+
+GAP_GRACE_S: Final = 30.0
+"""Wall seconds a skipped sequence number may arrive late before it is audited as a gap
+(a retried send can be overtaken for as long as a JetStream leader election takes)."""
 
 RECEIPT_MAX_IDS: Final = 512
 """Message ids per receipt (a receipt stays far below the frame size limit)."""
@@ -191,6 +196,7 @@ class _Pending:
     payload: Payload
     event_id: str
     valid_time_s: float
+    order: int = 0  # publication order at this node
 
 
 @dataclass(order=True, slots=True)
@@ -249,6 +255,12 @@ class Node:
         self._book = SequenceBook()
         self._held: dict[str, deque[_Pending]] = {}  # per agreement id
         self._draining: set[str] = set()
+        self._suspected: list[tuple[float, Envelope, str, range]] = []  # possible gaps
+        self._gate = asyncio.Event()  # cleared while an agreement change is applied
+        self._gate.set()
+        self._inflight = 0  # sends under way
+        self._quiet = asyncio.Event()  # set when none is
+        self._quiet.set()
         # per agreement id: (when it changed here, what it was before), oldest first
         self._history: dict[str, list[tuple[float, Agreement]]] = {}
         self._latest: dict[str, dict[str, _Pending]] = {}  # per agreement id, per key
@@ -279,10 +291,31 @@ class Node:
         self.running = False
 
     def close(self) -> None:
-        """Close the node's audit log (the transport is closed by its owner)."""
+        """Close the node's audit log (the transport is closed by its owner); numbers
+        still missing are audited as gaps first."""
         if self._flush is not None:
             self._flush.cancel()
+        if self._audit.closed:
+            return
+        self._report_gaps(grace_s=0.0)
         self._audit.close()
+
+    def _report_gaps(self, grace_s: float = GAP_GRACE_S) -> None:
+        """Audit the gaps suspected longer than ``grace_s`` ago whose numbers are still
+        missing (a late frame fills its gap and nothing is audited)."""
+        due = time.monotonic() - grace_s
+        while self._suspected and self._suspected[0][0] <= due:
+            _, env, peer, skipped = self._suspected.pop(0)
+            still = set(self._book.missing(env.originator, env.recipients[0])) & set(skipped)
+            if still:
+                self._log(
+                    AuditName.GAP,
+                    f"sequence numbers {_ranges(sorted(still))} of {env.originator}'s stream "
+                    f"to {env.recipients[0]} missing (sequence {env.seq} arrived before them)",
+                    env,
+                    peer,
+                    self._now(),
+                )
 
     def _resume(self) -> None:
         """Sequence numbers released and accepted so far, from this node's own log."""
@@ -309,8 +342,9 @@ class Node:
         (redacted, coarsened, sealed, delayed); return the envelopes sent now (one per
         recipient). Payloads for suspended agreements follow their backlog rule; delayed
         ones go out from :meth:`release_due`."""
+        await self._gate.wait()  # an agreement change being applied: decide after it
         sent = await self.release_due()
-        pending = _Pending(payload, event_id, valid_time_s)
+        pending = _Pending(payload, event_id, valid_time_s, next(self._order))
         for release in self._plan(pending):
             env = await self._dispose(pending, release)
             if env is not None:
@@ -329,7 +363,7 @@ class Node:
         if decision.allow and decision.agreement_id is not None:
             if decision.agreement_id in self._held:  # older traffic first, in order
                 self._held[decision.agreement_id].append(p)
-                await self._drain(decision.agreement_id)
+                await self._drain([decision.agreement_id])
                 return None
             return await self._release_or_delay(p, release)
         agreement_id = decision.agreement_id
@@ -410,12 +444,18 @@ class Node:
             sealed_to=sealed_to,
             key_id=self._identity.key_id,
         )
-        frame = await self._signer.sign(self._identity, encode_body(env))
+        self._inflight += 1
+        self._quiet.clear()
         try:
+            frame = await self._signer.sign(self._identity, encode_body(env))
             await self._forward(frame, env, came_from=None)
         except TransportError as exc:
             self._log(AuditName.SEND_FAILED, str(exc)[:500], env, recipient, self._now())
             raise
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._quiet.set()
         self._log(AuditName.RELEASED, reason, env, recipient, env.sent_time_s)
         if kind is not Kind.RECEIPT:
             self.released += 1
@@ -441,24 +481,30 @@ class Node:
         self._seq[recipient] = seq
         return seq
 
-    async def _drain(self, agreement_id: str) -> list[Envelope]:
-        """Send what a resumed agreement held, oldest first, each judged again by the
-        agreements in force. Releases under the same agreement that come meanwhile join
-        the queue's end, so nothing overtakes the backlog; a suspension meanwhile stops
-        the drain with the rest still held."""
-        if agreement_id in self._draining:
-            return []
-        self._draining.add(agreement_id)
+    async def _drain(self, agreement_ids: list[str]) -> list[Envelope]:
+        """Send what resumed agreements held, in publication order across them (oldest
+        first), each judged again by the agreements in force. Releases under the same
+        agreements that come meanwhile join the queues' ends, so nothing overtakes the
+        backlog; an agreement suspended again meanwhile keeps the rest of its queue."""
+        ids = [a for a in agreement_ids if a not in self._draining]
+        self._draining.update(ids)
         sent: list[Envelope] = []
         try:
-            queue = self._held.get(agreement_id)
-            while queue:
-                agreement = self.agreements.by_id(agreement_id)
-                if agreement is None or agreement.state is not AgreementState.ACTIVE:
-                    return sent
+            while True:
+                heads = []
+                for agreement_id in ids:
+                    agreement = self.agreements.by_id(agreement_id)
+                    queue = self._held.get(agreement_id)
+                    if queue and agreement is not None and agreement.state is AgreementState.ACTIVE:
+                        heads.append((queue[0].order, agreement_id))
+                if not heads:
+                    break
+                _, agreement_id = min(heads)
+                queue = self._held[agreement_id]
                 p = queue[0]
+                recipient = self.agreements.by_id(agreement_id).recipient  # type: ignore[union-attr]
                 for release in self._plan(p):
-                    if release.recipient != agreement.recipient:
+                    if release.recipient != recipient:
                         continue
                     if release.decision.allow and release.decision.agreement_id == agreement_id:
                         env = await self._release_or_delay(p, release)
@@ -472,10 +518,11 @@ class Node:
                             release.recipient,
                         )
                 queue.popleft()
-            if queue is not None:
-                del self._held[agreement_id]
+            for agreement_id in ids:
+                if agreement_id in self._held and not self._held[agreement_id]:
+                    del self._held[agreement_id]
         finally:
-            self._draining.discard(agreement_id)
+            self._draining.difference_update(ids)
         return sent
 
     def set_topology(self, topology: Topology) -> None:
@@ -498,6 +545,13 @@ class Node:
         """Apply a new set of agreements at run time: audit every change; a resumed
         agreement releases what it held (in order), a terminated one drops it. Other
         links are untouched. Returns the envelopes released from backlog."""
+        # Releases decided under the old agreements finish first (and are audited before
+        # the change); new ones wait until the change is applied.
+        self._gate.clear()
+        try:
+            await self._quiet.wait()
+        finally:
+            self._gate.set()
         old = self.agreements
         self.agreements = agreements
         now = self._now()
@@ -514,6 +568,7 @@ class Node:
                 )
             )
         sent: list[Envelope] = []
+        resumed: list[str] = []
         for agreement_id in sorted({*self._held, *self._latest}):
             agreement = agreements.by_id(agreement_id)
             if agreement is None or agreement.state is AgreementState.TERMINATED:
@@ -531,8 +586,9 @@ class Node:
             elif agreement.state is AgreementState.ACTIVE:
                 latest = self._latest.pop(agreement_id, {})
                 queue = self._held.setdefault(agreement_id, deque())
-                queue.extend(sorted(latest.values(), key=lambda q: q.valid_time_s))
-                sent.extend(await self._drain(agreement_id))
+                queue.extend(sorted(latest.values(), key=lambda q: q.order))
+                resumed.append(agreement_id)
+        sent.extend(await self._drain(resumed))
         return sent
 
     @property
@@ -664,13 +720,10 @@ class Node:
             self._reject(exc, env, peer, now)
             return
         if missing and for_me:
-            self._log(
-                AuditName.GAP,
-                f"sequence {env.seq} arrived before {_ranges(missing)}",
-                env,
-                peer,
-                now,
-            )
+            # A frame can overtake another (a send retried across a server failover): the
+            # numbers skipped are audited as a gap only if still missing after a grace.
+            self._suspected.append((time.monotonic(), env, peer, missing))
+        self._report_gaps()
         relay = msgspec.structs.replace(frame, hops=(*frame.hops, Hop(self.nation, now)))
         if not for_me:
             relayed = await self._forward(relay, env, came_from=peer)
@@ -782,7 +835,15 @@ def _changes(old: AgreementSet, new: AgreementSet) -> Iterable[str]:
             yield f"{a.label} removed: {a.originator}→{a.recipient}"
 
 
-def _ranges(numbers: range) -> str:
-    if len(numbers) == 1:
-        return str(numbers[0])
-    return f"{numbers[0]}–{numbers[-1]}"
+def _ranges(numbers: list[int]) -> str:
+    """``[3, 4, 5, 9]`` → ``3–5, 9``."""
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
