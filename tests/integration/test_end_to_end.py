@@ -94,15 +94,15 @@ def test_audit_logs_of_the_run_verify_and_detect_tampering(
     assert "USA.jsonl" in bad.output and ":6" in bad.output.replace("\n", "")
 
 
-def test_no_impact_is_predicted_while_the_missile_is_still_boosting(tmp_path: Path) -> None:
+async def test_no_impact_is_predicted_while_the_missile_is_still_boosting(
+    tmp_path: Path,
+) -> None:
     """A prediction made under thrust would place the impact near the launch site."""
-    import asyncio
-
     from trilink.simulation import run_event
     from trilink.world.library import DEFAULT_EVENT_ID, load_library
 
-    result = asyncio.run(
-        run_event(load_library().get(DEFAULT_EVENT_ID), data_dir=tmp_path / "data", seed=5)
+    result = await run_event(
+        load_library().get(DEFAULT_EVENT_ID), data_dir=tmp_path / "data", seed=5
     )
     burnout = result.trajectory.t_launch_s + result.trajectory.burnout_s
     for center in result.centers.values():

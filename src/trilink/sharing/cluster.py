@@ -942,11 +942,8 @@ async def _retry_js(op: Any, what: str, *, timeout_s: float = 30.0) -> None:
 
 
 def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``coro`` to completion, also from inside a running event loop (in a thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
+    """Run ``coro`` to completion on a loop of its own, in a thread: callable from inside a
+    running event loop, and leaving the caller's thread's event loop untouched."""
     result: list[_T] = []
     error: list[BaseException] = []
 
