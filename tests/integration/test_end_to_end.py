@@ -94,15 +94,16 @@ def test_audit_logs_of_the_run_verify_and_detect_tampering(
     assert "USA.jsonl" in bad.output and ":6" in bad.output.replace("\n", "")
 
 
+@pytest.mark.parametrize("seed", [5, 2017])
 async def test_no_impact_is_predicted_while_the_missile_is_still_boosting(
-    tmp_path: Path,
+    tmp_path: Path, seed: int
 ) -> None:
     """A prediction made under thrust would place the impact near the launch site."""
     from trilink.simulation import run_event
     from trilink.world.library import DEFAULT_EVENT_ID, load_library
 
     result = await run_event(
-        load_library().get(DEFAULT_EVENT_ID), data_dir=tmp_path / "data", seed=5
+        load_library().get(DEFAULT_EVENT_ID), data_dir=tmp_path / "data", seed=seed
     )
     burnout = result.trajectory.t_launch_s + result.trajectory.burnout_s
     for center in result.centers.values():

@@ -45,6 +45,7 @@ class WarningCenter:
     picture: Picture
     impact_period_s: float = 10.0
     min_updates_for_impact: int = 10
+    coast_s: float = 20.0
     first_alert_t_s: float | None = None
     launch_estimates: list[LaunchEstimate] = field(default_factory=list)
     impacts: list[ImpactPrediction] = field(default_factory=list)
@@ -106,7 +107,7 @@ class WarningCenter:
                 out.append(est)
         fused = st.fused
         if (
-            not fused.thrusting
+            self._coasting(st, fused.t_s)
             and fused.n_updates >= self.min_updates_for_impact
             and t_s - self._last_impact_t_s >= self.impact_period_s
             and t_s - fused.t_s <= 5.0
@@ -120,6 +121,15 @@ class WarningCenter:
                 self.impacts.append(imp)
                 out.append(imp)
         return out
+
+    def _coasting(self, st: SystemTrack, t_s: float) -> bool:
+        """In free flight for at least ``coast_s``: every fused estimate of the last
+        ``coast_s`` seconds says no thrust, and the track is older than that (a young
+        track's motion model has not yet told boost from coast)."""
+        history = st.fused_history
+        if not history or history[0].t_s > t_s - self.coast_s:
+            return False
+        return not any(h.thrusting for h in history if h.t_s >= t_s - self.coast_s)
 
     def _own_launch_estimate(self, st: SystemTrack) -> LaunchEstimate | None:
         lines = self.infrared
