@@ -270,6 +270,7 @@ async def run_event(
             AgreementsWatcher(agreements_file, reload, refused).run()
         )
     first_det: dict[str, float | None] = dict.fromkeys(local)
+    alerted: set[str] = set()
     confirmed: set[str] = set()
     end = max(b.impact_s for b in traj.bodies) + 5.0
     suite = SensorSuite(
@@ -326,9 +327,9 @@ async def run_event(
             for n in local:
                 for product in centers[n].step(t):
                     if isinstance(product, LaunchEstimate):
-                        emit(
-                            n, f"LAUNCH ALERT (launch est. T{product.t_launch_s - t_launch:+.0f} s)"
-                        )
+                        what = "launch estimate updated" if n in alerted else "LAUNCH ALERT"
+                        alerted.add(n)
+                        emit(n, f"{what} (launch est. T{product.t_launch_s - t_launch:+.0f} s)")
                     elif _worth_showing(centers[n]):
                         emit(n, _describe_impact(product))
                     if t >= catch_up_until:
