@@ -3,14 +3,15 @@
 Two nodes, ``KOR`` → ``USA`` on one link, with the shipped agreement between them. Every
 message is a real national track report: released under the agreement, signed, audited,
 stored by the transport, verified and judged by the recipient, audited there, and
-acknowledged by a signed receipt that the sender verifies. Both nodes run in this one
-process (for the embedded transport that is its design; for JetStream each node has its
-own connection and credentials and the broker is three real ``nats-server`` processes).
+acknowledged by a signed receipt that the sender verifies. On the embedded transport both
+nodes run in this one process (its design); on JetStream, as deployed, ``USA``'s node runs
+in a process of its own (:mod:`trilink.bench.sharing_peer`) and the broker is three real
+``nats-server`` processes.
 
 * **throughput** — ``count`` tracks published as fast as the node accepts them (up to
   ``window`` publishes in flight, so a broker round trip does not serialise them):
-  ``msgs_per_s`` counts messages verified by the recipient per second, from the first
-  publish to the last verification.
+  ``msgs_per_s`` counts messages per second from the first publish to the last signed
+  receipt verified by the sender (so each was also verified by the recipient).
 * **latency** — ``rate`` messages per second for ``seconds`` seconds, paced: for each, the
   time from calling publish to the sender verifying the recipient's signed receipt for
   it; ``p50_ms`` and ``p99_ms``. ``lost`` counts messages whose publish returned but that
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +38,7 @@ from typing import Final, Literal
 import numpy as np
 from rich.table import Table
 
+from trilink.errors import TransportError
 from trilink.sharing.agreements import AgreementSet, load_default_agreements
 from trilink.sharing.audit import AuditLog
 from trilink.sharing.cluster import ADMIN, NatsCluster
@@ -90,7 +94,7 @@ def _track(i: int) -> Track:
 class _Pair:
     transport: Transport
     kor: Node
-    usa: Node
+    usa: Node | None  # None: USA's node runs in a process of its own
     received: list[int] = field(default_factory=lambda: [0])
     receipted: dict[str, float] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)
@@ -99,9 +103,10 @@ class _Pair:
         """Drain, and send and verify every receipt owed, until quiet."""
         deadline = time.perf_counter() + timeout_s
         while time.perf_counter() < deadline:
-            await self.transport.drain()
-            await self.usa.settle()
-            await self.transport.drain()
+            if self.usa is not None:
+                await self.transport.drain()
+                await self.usa.settle()
+                await self.transport.drain()
             if not self.kor.sent_at:
                 return
             await asyncio.sleep(0.01)
@@ -109,10 +114,13 @@ class _Pair:
     async def close(self) -> None:
         await self.transport.close()
         self.kor.close()
-        self.usa.close()
+        if self.usa is not None:
+            self.usa.close()
 
 
-async def _pair(transport: Transport, directory: Path, agreements: AgreementSet) -> _Pair:
+async def _pair(
+    transport: Transport, directory: Path, agreements: AgreementSet, *, local_usa: bool = True
+) -> _Pair:
     keys = KeyStore(directory / "keys")
     ids = {n: keys.load_or_create(n) for n in _NATIONS}
     verifier = Verifier({n: i.public_key for n, i in ids.items()})
@@ -140,10 +148,11 @@ async def _pair(transport: Transport, directory: Path, agreements: AgreementSet)
             on_receipt=on_receipt if n == "KOR" else None,
         )
         for n in _NATIONS
+        if local_usa or n == "KOR"
     }
     for node in nodes.values():
         await node.start()
-    return _Pair(transport, nodes["KOR"], nodes["USA"], received, receipted)
+    return _Pair(transport, nodes["KOR"], nodes.get("USA"), received, receipted)
 
 
 async def _publish(pair: _Pair, i: int) -> None:
@@ -153,13 +162,16 @@ async def _publish(pair: _Pair, i: int) -> None:
 
 
 async def _throughput(pair: _Pair, count: int, window: int) -> float:
-    before = pair.received[0]
+    """Messages per second from the first publish to the last signed receipt verified."""
+    pair.started.clear()
+    pair.receipted.clear()
     start = time.perf_counter()
     await _bounded(count, window, lambda i: _publish(pair, i))
-    await pair.transport.drain()
-    while pair.received[0] - before < count:  # pragma: no cover - drain covers it
-        await asyncio.sleep(0.001)
-    return count / (time.perf_counter() - start)
+    await pair.settle(timeout_s=60.0)
+    done = [pair.receipted[m] for m in pair.started if m in pair.receipted]
+    if len(done) < count:
+        raise TransportError(f"only {len(done)} of {count} messages were receipted in 60 s")
+    return count / (max(done) - start)
 
 
 async def _bounded(count: int, window: int, job: Callable[[int], Awaitable[None]]) -> None:
@@ -224,11 +236,14 @@ async def run_sharing(
         cluster = NatsCluster(root / "cluster", agreements=agreements, topology=topology)
         async with cluster:
             raw = await _raw_rate(cluster, count)
+            peer: subprocess.Popen[str] | None = None
             if transport == "embedded":
                 carrier: Transport = EmbeddedTransport(root / "transport")
+                pair = await _pair(carrier, root, agreements)
             else:
-                carrier = JetStreamTransport.from_cluster(cluster.info(), _NATIONS)
-            pair = await _pair(carrier, root, agreements)
+                carrier = JetStreamTransport.from_cluster(cluster.info(), ["KOR"])
+                pair = await _pair(carrier, root, agreements, local_usa=False)
+                peer = _start_peer(root, cluster.directory)
             try:
                 await _throughput(pair, min(count, 2_000), window)  # warm-up
                 await pair.settle(timeout_s=30.0)
@@ -237,6 +252,8 @@ async def run_sharing(
                 latencies, achieved, lost = await _latency(pair, rate, seconds)
             finally:
                 await pair.close()
+                if peer is not None:
+                    _stop_peer(peer)
     p50, p99 = (
         (float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99)))
         if latencies
@@ -254,6 +271,34 @@ async def run_sharing(
         count=count,
         achieved_rate=achieved,
     )
+
+
+def _start_peer(root: Path, cluster_dir: Path) -> subprocess.Popen[str]:
+    """USA's node in its own process (trilink.bench.sharing_peer); returns once it runs."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trilink.bench.sharing_peer", str(root), str(cluster_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise TransportError(
+            "the benchmark's receiving node did not start; run it by hand: "
+            f"python -m trilink.bench.sharing_peer {root} {cluster_dir}"
+        )
+    return proc
+
+
+def _stop_peer(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 async def _raw_rate(cluster: NatsCluster, count: int) -> float:
