@@ -7,53 +7,15 @@ import itertools
 
 import numpy as np
 import pytest
+from _scans import ROT, _batch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trilink.geo.earth import enu_rotation, geodetic_to_ecef
+from trilink.geo.earth import geodetic_to_ecef
 from trilink.geo.motion import propagate
-from trilink.tracking import Tracker, TrackerConfig, ekf
+from trilink.tracking import Tracker, TrackerConfig
 from trilink.tracking.jpda import jpda_probabilities
 from trilink.tracking.tracker import _LOG_2PI
-from trilink.types import DetectionBatch
-
-LAT, LON = 38.0, 138.4
-SENSOR = geodetic_to_ecef(LAT, LON, 0.0)
-ROT = enu_rotation(np.radians(LAT), np.radians(LON))
-SIGMA = np.array([20.0, 1e-3, 1e-3, 5.0])
-
-
-def _batch(
-    t_s: float, states: np.ndarray, rng: np.random.Generator, clutter: int
-) -> DetectionBatch:
-    """One scan of a radar on the Sea of Japan coast: every target seen, plus clutter."""
-    x9 = np.zeros((states.shape[0], 9))
-    x9[:, :6] = states
-    z, _ = ekf.measure_batch(x9, SENSOR, ROT)
-    z = z + rng.normal(0.0, 1.0, z.shape) * SIGMA
-    fa = np.column_stack(
-        [
-            rng.uniform(3e5, 1.5e6, clutter),
-            rng.uniform(4.0, 5.5, clutter),
-            rng.uniform(0.05, 0.6, clutter),
-            rng.uniform(-3e3, 3e3, clutter),
-        ]
-    )
-    z = np.vstack([z, fa])
-    k = z.shape[0]
-    return DetectionBatch(
-        sensor_id="TST",
-        nation="JPN",
-        t_s=t_s,
-        sensor_ecef_m=SENSOR,
-        sensor_lat_rad=np.radians(LAT),
-        sensor_lon_rad=np.radians(LON),
-        z=z,
-        sigma=np.tile(SIGMA, (k, 1)),
-        truth_ids=[None] * k,
-        merged=np.ones(k, np.int64),
-        false_alarm=np.zeros(k, bool),
-    )
 
 
 def _brute_force(
