@@ -25,6 +25,7 @@ import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
 from trilink.errors import TransportError
@@ -115,7 +116,7 @@ async def raw_jetstream_publish(
                 duplicate_window=120.0,
             )
         )
-        await js.publish(_JS_SUBJECT, b"warm-up", headers={"Nats-Msg-Id": "warm-up"})
+        await _warm_up(js)
         futures = []
         start = time.perf_counter()
         for i in range(count):
@@ -139,6 +140,20 @@ async def raw_jetstream_publish(
         with contextlib.suppress(nats.errors.Error, nats.js.errors.Error, TimeoutError):
             await js.delete_stream(BENCH_STREAM)
         await nc.close()
+
+
+async def _warm_up(js: JetStreamContext, *, timeout_s: float = 15.0) -> None:
+    """One acknowledged publish: a new R3 stream answers only once its leader is elected
+    (until then a publish gets no response), so retry until the stream takes it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await js.publish(_JS_SUBJECT, b"warm-up", headers={"Nats-Msg-Id": "warm-up"})
+            return
+        except (nats.js.errors.NoStreamResponseError, nats.errors.TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def raw_rates(
