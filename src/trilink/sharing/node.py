@@ -446,10 +446,15 @@ class Node:
         )
         self._inflight += 1
         self._quiet.clear()
+        if kind is not Kind.RECEIPT:
+            # Before the send: the recipient's receipt can come back before the
+            # transport's acknowledgement of the send does.
+            self.sent_at[env.id] = env.sent_time_s
         try:
             frame = await self._signer.sign(self._identity, encode_body(env))
             await self._forward(frame, env, came_from=None)
         except TransportError as exc:
+            self.sent_at.pop(env.id, None)
             self._log(AuditName.SEND_FAILED, str(exc)[:500], env, recipient, self._now())
             raise
         finally:
@@ -459,7 +464,6 @@ class Node:
         self._log(AuditName.RELEASED, reason, env, recipient, env.sent_time_s)
         if kind is not Kind.RECEIPT:
             self.released += 1
-            self.sent_at[env.id] = env.sent_time_s
         return env
 
     def _next_seq(self, recipient: str) -> int:
