@@ -323,13 +323,6 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def wait_until(t_wall_s: float) -> None:
-    """Sleep until a wall-clock time (for processes that start a run together)."""
-    delay = t_wall_s - time.time()
-    if delay > 0:
-        time.sleep(delay)
-
-
 async def serve(
     deployment: Deployment,
     nation: str,

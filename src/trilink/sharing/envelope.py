@@ -62,6 +62,7 @@ __all__ = [
     "encode_frame",
     "encode_payload",
     "envelope_to_json",
+    "kind_of",
     "open_payload",
 ]
 
@@ -244,6 +245,17 @@ _PAYLOAD_DECODERS: Final[dict[Kind, msgspec.msgpack.Decoder[Any]]] = {
     Kind.IMPACT: msgspec.msgpack.Decoder(_ImpactWire),
     Kind.RECEIPT: msgspec.msgpack.Decoder(_ReceiptWire),
 }
+
+
+def kind_of(payload: Content) -> Kind:
+    """The kind of message that carries ``payload`` (without encoding it)."""
+    if isinstance(payload, Track | PartialTrack):
+        return Kind.TRACK
+    if isinstance(payload, LaunchEstimate):
+        return Kind.LAUNCH
+    if isinstance(payload, Receipt):
+        return Kind.RECEIPT
+    return Kind.IMPACT
 
 
 def encode_payload(payload: Content) -> tuple[Kind, bytes]:

@@ -67,6 +67,7 @@ from trilink.sharing.envelope import (
     encode_body,
     encode_frame,
     encode_payload,
+    kind_of,
     open_payload,
 )
 from trilink.sharing.topology import Topology
@@ -211,9 +212,8 @@ class _Delayed:
 
 def _latest_key(payload: Payload) -> str:
     """What *latest-only* keeps one of: a track's newest report, else the newest per kind."""
-    kind, _ = encode_payload(payload)
     track_id = getattr(payload, "track_id", "")
-    return f"{kind.value}:{track_id}"
+    return f"{kind_of(payload).value}:{track_id}"
 
 
 class Node:
@@ -359,7 +359,7 @@ class Node:
     async def _dispose(self, p: _Pending, release: Release) -> Envelope | None:
         """Send, delay, hold or withhold one recipient's share of a payload."""
         decision, recipient = release.decision, release.recipient
-        kind = _kind(p.payload)
+        kind = kind_of(p.payload)
         if decision.allow and decision.agreement_id is not None:
             if decision.agreement_id in self._held:  # older traffic first, in order
                 self._held[decision.agreement_id].append(p)
@@ -518,7 +518,7 @@ class Node:
                         self._note(
                             AuditName.WITHHELD,
                             f"held, now {release.decision.reason}",
-                            _kind(p.payload),
+                            kind_of(p.payload),
                             release.recipient,
                         )
                 queue.popleft()
@@ -817,11 +817,6 @@ class Node:
                 event_time_s=now,
             )
         )
-
-
-def _kind(payload: Payload) -> Kind:
-    kind, _ = encode_payload(payload)
-    return kind
 
 
 def _changes(old: AgreementSet, new: AgreementSet) -> Iterable[str]:
