@@ -314,8 +314,9 @@ async def run_event(
                         confirmed.add(trk.track_id)
                         emit(n, f"track {trk.track_id} confirmed")
                     pictures[n].ingest(trk)
-                    if t >= catch_up_until:
-                        await nodes[n].publish(trk, event_id=event.id, valid_time_s=trk.t_s)
+                if t >= catch_up_until and updated:
+                    reports = [(trk, trk.t_s) for trk in updated.values()]
+                    await nodes[n].publish_many(reports, event_id=event.id)
             for node in nodes.values():
                 await node.release_due()  # releases an agreement delays
             await transport.drain()

@@ -37,6 +37,7 @@ from trilink.sharing.envelope import (
 )
 from trilink.sharing.node import Node, Received
 from trilink.sharing.topology import Topology
+from trilink.sharing.transport.base import Transport
 from trilink.sharing.transport.embedded import EmbeddedTransport
 from trilink.types import Track, TrackState
 
@@ -67,6 +68,8 @@ class Link(EmbeddedTransport):
         self.to_jpn: list[bytes] = []
         self.holding = False
         self.held: list[tuple[bytes, str]] = []
+
+    send_many = Transport.send_many  # every frame through send() below
 
     async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
         if (src, dst) == ("USA", "JPN"):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from _net import T0, Net, _audit, _close, _network, _track
 
+from trilink.errors import TransportError
 from trilink.sharing.agreements import parse_agreements
 from trilink.sharing.audit import verify_log
 from trilink.sharing.envelope import Frame, decode_body, decode_frame, encode_frame
+from trilink.sharing.transport.base import Outgoing
 from trilink.types import Track
 
 
@@ -55,17 +58,18 @@ backlog = "hold"
 async def _captured_frame(net: Net) -> bytes:
     """Publish one KOR track and capture the bytes KOR sent to USA."""
     sent: list[bytes] = []
-    original = net.transport.send
+    original = net.transport.send_many
 
-    async def spy(src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
-        if src == "KOR" and decode_body(decode_frame(frame).body).recipients == ("USA",):
-            sent.append(frame)
-        await original(src, dst, frame, msg_id=msg_id)
+    async def spy(src: str, frames: Sequence[Outgoing]) -> list[TransportError | None]:
+        for _, frame, _ in frames:
+            if src == "KOR" and decode_body(decode_frame(frame).body).recipients == ("USA",):
+                sent.append(frame)
+        return await original(src, frames)
 
-    net.transport.send = spy  # type: ignore[method-assign]
+    net.transport.send_many = spy  # type: ignore[method-assign]
     await net.nodes["KOR"].publish(_track("KOR"), event_id="e", valid_time_s=T0 + 60.0)
     await net.transport.drain()
-    net.transport.send = original  # type: ignore[method-assign]
+    net.transport.send_many = original  # type: ignore[method-assign]
     return sent[0]
 
 

@@ -21,6 +21,7 @@ from trilink.sharing.crypto import KeyStore, Verifier
 from trilink.sharing.envelope import Kind, decode_body, decode_frame
 from trilink.sharing.node import Node
 from trilink.sharing.topology import Topology
+from trilink.sharing.transport.base import Transport
 from trilink.sharing.transport.embedded import EmbeddedTransport
 from trilink.types import LaunchEstimate
 
@@ -94,6 +95,8 @@ class _RetryingTransport(EmbeddedTransport):
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
         self.retrying = asyncio.Event()
+
+    send_many = Transport.send_many  # every frame through send() below
 
     async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
         if src == "KOR" and decode_body(decode_frame(frame).body).kind is Kind.RECEIPT:

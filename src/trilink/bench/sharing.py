@@ -8,10 +8,12 @@ nodes run in this one process (its design); on JetStream, as deployed, ``USA``'s
 in a process of its own (:mod:`trilink.bench.sharing_peer`) and the broker is three real
 ``nats-server`` processes.
 
-* **throughput** — ``count`` tracks published as fast as the node accepts them (up to
-  ``window`` publishes in flight, so a broker round trip does not serialise them):
-  ``msgs_per_s`` counts messages per second from the first publish to the last signed
-  receipt verified by the sender (so each was also verified by the recipient).
+* **throughput** — ``count`` tracks published as fast as the node accepts them, as a
+  national tracker hands them over: a scan's reports at a time (``scan`` tracks per
+  :meth:`~trilink.sharing.node.Node.publish_many`, up to ``window`` scans in flight, so a
+  broker round trip does not serialise them). ``msgs_per_s`` counts messages per second
+  from the first publish to the last signed receipt verified by the sender (so each was
+  also verified by the recipient).
 * **latency** — ``rate`` messages per second for ``seconds`` seconds, paced: for each, the
   time from calling publish to the sender verifying the recipient's signed receipt for
   it; ``p50_ms`` and ``p99_ms``. ``lost`` counts messages whose publish returned but that
@@ -161,12 +163,23 @@ async def _publish(pair: _Pair, i: int) -> None:
     pair.started[env.id] = t0
 
 
-async def _throughput(pair: _Pair, count: int, window: int) -> float:
+async def _publish_scan(pair: _Pair, first: int, n: int) -> None:
+    t0 = time.perf_counter()
+    now = time.time()
+    items = [(_track(i), now) for i in range(first, first + n)]
+    for env in await pair.kor.publish_many(items, event_id="bench"):
+        pair.started[env.id] = t0
+
+
+async def _throughput(pair: _Pair, count: int, window: int, scan: int) -> float:
     """Messages per second from the first publish to the last signed receipt verified."""
     pair.started.clear()
     pair.receipted.clear()
     start = time.perf_counter()
-    await _bounded(count, window, lambda i: _publish(pair, i))
+    scans = -(-count // scan)
+    await _bounded(
+        scans, window, lambda k: _publish_scan(pair, k * scan, min(scan, count - k * scan))
+    )
     await pair.settle(timeout_s=60.0)
     done = [pair.receipted[m] for m in pair.started if m in pair.receipted]
     if len(done) < count:
@@ -221,7 +234,8 @@ async def run_sharing(
     rate: float = 5000.0,
     seconds: float = 5.0,
     count: int = 20_000,
-    window: int = 512,
+    window: int = 8,
+    scan: int = 128,
     directory: Path | None = None,
 ) -> SharingResult:
     """Measure one transport: throughput, paced latency, losses, and raw nats-py."""
@@ -245,9 +259,9 @@ async def run_sharing(
                 pair = await _pair(carrier, root, agreements, local_usa=False)
                 peer = _start_peer(root, cluster.directory)
             try:
-                await _throughput(pair, min(count, 2_000), window)  # warm-up
+                await _throughput(pair, min(count, 2_000), window, scan)  # warm-up
                 await pair.settle(timeout_s=30.0)
-                msgs_per_s = await _throughput(pair, count, window)
+                msgs_per_s = await _throughput(pair, count, window, scan)
                 await pair.settle(timeout_s=30.0)
                 latencies, achieved, lost = await _latency(pair, rate, seconds)
             finally:

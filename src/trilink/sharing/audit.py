@@ -34,7 +34,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -218,6 +218,18 @@ class AuditLog:
 
     def append(self, event: AuditEvent) -> AuditRecord:
         """Write ``event`` as the next line and flush it."""
+        record = self._write(event)
+        self._file.flush()
+        return record
+
+    def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
+        """Write ``events`` as the next lines, in order, and flush them once."""
+        records = [self._write(event) for event in events]
+        if records:
+            self._file.flush()
+        return records
+
+    def _write(self, event: AuditEvent) -> AuditRecord:
         if event.actor != self._identity.nation:
             raise ValueError(
                 f"audit event actor {event.actor!r} is not this node ({self._identity.nation})"
@@ -241,7 +253,6 @@ class AuditLog:
         line["hash"] = digest
         line["sig"] = sig
         self._file.write(canonical_json(line) + b"\n")
-        self._file.flush()
         self._n, self._prev = n, digest
         return AuditRecord(
             n=n, created=created, event=event, prev=line["prev"], hash=digest, sig=sig

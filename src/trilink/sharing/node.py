@@ -34,7 +34,7 @@ import itertools
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -71,7 +71,7 @@ from trilink.sharing.envelope import (
     open_payload,
 )
 from trilink.sharing.topology import Topology
-from trilink.sharing.transport.base import Transport
+from trilink.sharing.transport.base import Outgoing, Transport
 
 __all__ = ["GAP_GRACE_S", "RECEIPT_MAX_IDS", "SEQ_BLOCK", "Node", "Received", "SequenceBook"]
 
@@ -149,45 +149,13 @@ class SequenceBook:
         return [n for n in range(s.next, s.highest) if n not in s.above]
 
 
-class _BatchSigner:
-    """Signs the bodies released in one pass of the event loop with one signature
-    (:func:`~trilink.sharing.crypto.sign_batch`): under load many releases share it, and
-    a lone release costs one signature as before."""
+@dataclass(slots=True)
+class _Outgoing:
+    """A release waiting in the outbox: its envelope, its audit reason and who waits."""
 
-    def __init__(self) -> None:
-        self._queue: list[tuple[Identity, bytes, asyncio.Future[Frame]]] = []
-        self._soon: asyncio.Handle | None = None
-
-    async def sign(self, identity: Identity, body: bytes) -> Frame:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Frame] = loop.create_future()
-        self._queue.append((identity, body, done))
-        if len(self._queue) >= MAX_BATCH:
-            self._flush()
-        elif self._soon is None:
-            self._soon = loop.call_soon(self._flush)
-        return await done
-
-    def _flush(self) -> None:
-        if self._soon is not None:
-            self._soon.cancel()
-        queue, self._queue, self._soon = self._queue, [], None
-        by_key: dict[str, list[tuple[Identity, bytes, asyncio.Future[Frame]]]] = {}
-        for item in queue:
-            by_key.setdefault(item[0].key_id, []).append(item)
-        for items in by_key.values():
-            sig, proofs = sign_batch(items[0][0], [body for _, body, _ in items])
-            for (_, body, done), proof in zip(items, proofs, strict=True):
-                if not done.done():
-                    done.set_result(
-                        Frame(
-                            body=body,
-                            sig=sig,
-                            index=proof.index,
-                            count=proof.count,
-                            path=proof.path,
-                        )
-                    )
+    env: Envelope
+    reason: str
+    done: asyncio.Future[None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +211,9 @@ class Node:
         self._now = now
         self._on_receive = on_receive
         self._on_receipt = on_receipt  # (message id, from whom, event time)
-        self._signer = _BatchSigner()
+        self._outbox: list[_Outgoing] = []
+        self._outbox_soon: asyncio.Handle | None = None
+        self._shipping: set[asyncio.Task[None]] = set()
         self._delayed: list[_Delayed] = []
         self._order = itertools.count()
         self._owed: dict[str, list[tuple[str, int]]] = {}
@@ -342,14 +312,52 @@ class Node:
         (redacted, coarsened, sealed, delayed); return the envelopes sent now (one per
         recipient). Payloads for suspended agreements follow their backlog rule; delayed
         ones go out from :meth:`release_due`."""
+        return await self.publish_many([(payload, valid_time_s)], event_id=event_id)
+
+    async def publish_many(
+        self, items: Sequence[tuple[Payload, float]], *, event_id: str
+    ) -> list[Envelope]:
+        """:meth:`publish` for several ``(payload, valid time)`` at once, in order (a
+        tracker's reports of one scan): they share one signature, one call to the
+        transport and one audit write. Returns the envelopes sent now; if the transport
+        refused some, the first refusal is raised once every other send has settled."""
         await self._gate.wait()  # an agreement change being applied: decide after it
         sent = await self.release_due()
-        pending = _Pending(payload, event_id, valid_time_s, next(self._order))
-        for release in self._plan(pending):
-            env = await self._dispose(pending, release)
-            if env is not None:
+        now: list[Envelope | tuple[Envelope, asyncio.Future[None]]] = []
+        for payload, valid_time_s in items:
+            pending = _Pending(payload, event_id, valid_time_s, next(self._order))
+            for release in self._plan(pending):
+                if self._goes_now(pending, release):
+                    now.append(self._enqueue_release(pending, release))
+                else:
+                    env = await self._dispose(pending, release)
+                    if env is not None:
+                        now.append(env)
+        failure: TransportError | None = None
+        for item in now:
+            if isinstance(item, Envelope):
+                sent.append(item)
+                continue
+            env, done = item
+            try:
+                await done
+            except TransportError as exc:
+                failure = failure or exc
+            else:
                 sent.append(env)
+        if failure is not None:
+            raise failure
         return sent
+
+    def _goes_now(self, p: _Pending, release: Release) -> bool:
+        """Allowed, not behind a backlog and not delayed: sent in this pass."""
+        decision = release.decision
+        if not decision.allow or decision.agreement_id is None:
+            return False
+        if decision.agreement_id in self._held:
+            return False
+        due = decision.release_at_s
+        return not (due is not None and due > p.valid_time_s and due > self._now())
 
     def _plan(self, p: _Pending) -> tuple[Release, ...]:
         return plan_releases(
@@ -399,6 +407,14 @@ class Node:
 
     async def _release(self, p: _Pending, release: Release) -> Envelope:
         """Sign and send one recipient's share (sealed to it if the agreement says so)."""
+        env, done = self._enqueue_release(p, release)
+        await done
+        return env
+
+    def _enqueue_release(
+        self, p: _Pending, release: Release
+    ) -> tuple[Envelope, asyncio.Future[None]]:
+        """Put one recipient's share in the outbox (sealed to it if the agreement says so)."""
         decision, recipient = release.decision, release.recipient
         assert release.payload is not None and decision.agreement_id is not None
         kind, data = encode_payload(release.payload)
@@ -406,7 +422,7 @@ class Node:
         if decision.seal:
             data = seal(data, self._verifier.box_public_key(recipient, at_s=self._now()))
             sealed_to = recipient
-        return await self._send(
+        return self._enqueue(
             kind,
             data,
             recipient,
@@ -417,7 +433,7 @@ class Node:
             sealed_to=sealed_to,
         )
 
-    async def _send(
+    def _enqueue(
         self,
         kind: Kind,
         data: bytes,
@@ -428,7 +444,13 @@ class Node:
         releasability: tuple[str, ...],
         reason: str,
         sealed_to: str | None = None,
-    ) -> Envelope:
+    ) -> tuple[Envelope, asyncio.Future[None]]:
+        """Number an envelope for ``recipient`` and put it in the outbox; the future is
+        done once the transport has accepted it (audited *released*) or fails with the
+        :class:`~trilink.errors.TransportError` that kept it from being sent (audited
+        *send-failed*). The outbox goes out once per pass of the event loop: one
+        signature (:func:`~trilink.sharing.crypto.sign_batch`), one call to the
+        transport and one audit write for everything released in that pass."""
         env = Envelope(
             v=ENVELOPE_VERSION,
             id=uuid.uuid4().hex,
@@ -450,21 +472,80 @@ class Node:
             # Before the send: the recipient's receipt can come back before the
             # transport's acknowledgement of the send does.
             self.sent_at[env.id] = env.sent_time_s
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._outbox.append(_Outgoing(env, reason, done))
+        if len(self._outbox) >= MAX_BATCH:
+            self._ship_outbox()
+        elif self._outbox_soon is None:
+            self._outbox_soon = loop.call_soon(self._ship_outbox)
+        return env, done
+
+    def _ship_outbox(self) -> None:
+        if self._outbox_soon is not None:
+            self._outbox_soon.cancel()
+        batch, self._outbox, self._outbox_soon = self._outbox, [], None
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._ship(batch))
+            self._shipping.add(task)
+            task.add_done_callback(self._shipping.discard)
+
+    async def _ship(self, batch: list[_Outgoing]) -> None:
+        """Sign, send and audit one outbox batch (see :meth:`_enqueue`)."""
         try:
-            frame = await self._signer.sign(self._identity, encode_body(env))
-            await self._forward(frame, env, came_from=None)
-        except TransportError as exc:
-            self.sent_at.pop(env.id, None)
-            self._log(AuditName.SEND_FAILED, str(exc)[:500], env, recipient, self._now())
+            bodies = [encode_body(o.env) for o in batch]
+            sig, proofs = sign_batch(self._identity, bodies)
+            frames: list[Outgoing] = []
+            spans: list[range] = []
+            for o, body, proof in zip(batch, bodies, proofs, strict=True):
+                frame = Frame(
+                    body=body,
+                    sig=sig,
+                    index=proof.index,
+                    count=proof.count,
+                    path=proof.path,
+                )
+                first = len(frames)
+                data = encode_frame(frame)
+                for nxt in self._next_hops(frame, o.env, came_from=None):
+                    frames.append((nxt, data, f"{self.nation}.{o.env.id}.{nxt}"))
+                spans.append(range(first, len(frames)))
+            errors = await self._transport.send_many(self.nation, frames) if frames else []
+        except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it
+            for o in batch:
+                self._settle_one(o, exc)
             raise
-        finally:
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._quiet.set()
-        self._log(AuditName.RELEASED, reason, env, recipient, env.sent_time_s)
-        if kind is not Kind.RECEIPT:
-            self.released += 1
-        return env
+        released: list[AuditEvent] = []
+        for o, span in zip(batch, spans, strict=True):
+            error = next((e for e in (errors[i] for i in span) if e is not None), None)
+            if error is None:
+                released.append(
+                    self._event(
+                        AuditName.RELEASED, o.reason, o.env, o.env.recipients[0], o.env.sent_time_s
+                    )
+                )
+                if o.env.kind is not Kind.RECEIPT:
+                    self.released += 1
+            self._settle_one(o, error)
+        self._audit.append_many(released)
+
+    def _settle_one(self, o: _Outgoing, error: BaseException | None) -> None:
+        env = o.env
+        if error is not None:
+            self.sent_at.pop(env.id, None)
+            if isinstance(error, TransportError):
+                self._log(
+                    AuditName.SEND_FAILED, str(error)[:500], env, env.recipients[0], self._now()
+                )
+        self._inflight -= 1
+        if self._inflight == 0:
+            self._quiet.set()
+        if o.done.done():
+            return
+        if error is None:
+            o.done.set_result(None)
+        else:
+            o.done.set_exception(error)
 
     def _next_seq(self, recipient: str) -> int:
         seq = self._seq[recipient] + 1
@@ -600,7 +681,9 @@ class Node:
         """Messages waiting for suspended agreements."""
         return sum(len(q) for q in self._held.values()) + sum(len(d) for d in self._latest.values())
 
-    async def _forward(self, frame: Frame, env: Envelope, *, came_from: str | None) -> list[str]:
+    def _next_hops(self, frame: Frame, env: Envelope, *, came_from: str | None) -> list[str]:
+        """The neighbours ``frame`` goes to next: toward each recipient not yet visited,
+        never back where it came from."""
         visited = {env.originator, self.nation, *(h.nation for h in frame.hops)}
         hops: set[str] = set()
         for r in env.recipients:
@@ -609,12 +692,16 @@ class Node:
             nxt = self._topology.next_hop(self.nation, r)
             if nxt is not None and nxt != came_from:
                 hops.add(nxt)
+        return sorted(hops)
+
+    async def _forward(self, frame: Frame, env: Envelope, *, came_from: str | None) -> list[str]:
+        hops = self._next_hops(frame, env, came_from=came_from)
         data = encode_frame(frame)
-        for nxt in sorted(hops):
+        for nxt in hops:
             await self._transport.send(
                 self.nation, nxt, data, msg_id=f"{env.originator}.{env.id}.{nxt}"
             )
-        return sorted(hops)
+        return hops
 
     def _note(self, name: AuditName, reason: str, kind: Kind, recipient: str) -> None:
         self._audit.append(
@@ -658,16 +745,17 @@ class Node:
                     received_time_s=self._now(),
                 )
                 kind, data = encode_payload(receipt)
+                _, done = self._enqueue(
+                    kind,
+                    data,
+                    originator,
+                    event_id="receipt",
+                    valid_time_s=receipt.received_time_s,
+                    releasability=(),
+                    reason=f"receipt for {len(items)} messages",
+                )
                 try:
-                    await self._send(
-                        kind,
-                        data,
-                        originator,
-                        event_id="receipt",
-                        valid_time_s=receipt.received_time_s,
-                        releasability=(),
-                        reason=f"receipt for {len(items)} messages",
-                    )
+                    await done
                 except TransportError:
                     for later, rest in chunks[n:]:
                         self._owed.setdefault(later, [])[:0] = rest
@@ -787,19 +875,22 @@ class Node:
         return agreements
 
     def _log(self, name: AuditName, reason: str, env: Envelope, peer: str, now: float) -> None:
-        self._audit.append(
-            AuditEvent(
-                name=name,
-                actor=self.nation,
-                reason=reason,
-                message_id=env.id,
-                originator=env.originator,
-                kind=env.kind,
-                peer=peer,
-                seq=env.seq,
-                event_time_s=now,
-                detail={"recipient": env.recipients[0]},
-            )
+        self._audit.append(self._event(name, reason, env, peer, now))
+
+    def _event(
+        self, name: AuditName, reason: str, env: Envelope, peer: str, now: float
+    ) -> AuditEvent:
+        return AuditEvent(
+            name=name,
+            actor=self.nation,
+            reason=reason,
+            message_id=env.id,
+            originator=env.originator,
+            kind=env.kind,
+            peer=peer,
+            seq=env.seq,
+            event_time_s=now,
+            detail={"recipient": env.recipients[0]},
         )
 
     def _reject(self, exc: MessageError, env: Envelope | None, peer: str, now: float) -> None:

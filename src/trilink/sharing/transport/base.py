@@ -22,13 +22,19 @@ lost, none is delivered twice"):
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
-__all__ = ["Handler", "Transport"]
+from trilink.errors import TransportError
+
+__all__ = ["Handler", "Outgoing", "Transport"]
 
 Handler = Callable[[bytes, str], Awaitable[None]]
 """Receive handler: ``(frame bytes, the neighbour it came from)``; returning acknowledges."""
+
+Outgoing = tuple[str, bytes, str]
+"""One frame of :meth:`Transport.send_many`: ``(neighbour, frame bytes, message id)``."""
 
 
 class Transport(ABC):
@@ -51,6 +57,27 @@ class Transport(ABC):
         """Accept ``frame`` from ``src`` for its neighbour ``dst``; return once it is stored.
 
         Raises :class:`~trilink.errors.TransportError` if it cannot be stored in time."""
+
+    async def send_many(self, src: str, frames: Sequence[Outgoing]) -> list[TransportError | None]:
+        """Accept several frames from ``src`` at once, in order on each link; return, per
+        frame, ``None`` once it is stored or the :class:`~trilink.errors.TransportError`
+        that kept it from being stored (the others are unaffected).
+
+        The default sends them concurrently with :meth:`send`; a transport that can store
+        a batch more cheaply overrides it."""
+        results = await asyncio.gather(
+            *(self.send(src, dst, frame, msg_id=msg_id) for dst, frame, msg_id in frames),
+            return_exceptions=True,
+        )
+        out: list[TransportError | None] = []
+        for result in results:
+            if isinstance(result, TransportError):
+                out.append(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                out.append(None)
+        return out
 
     @abstractmethod
     async def drain(self) -> None:

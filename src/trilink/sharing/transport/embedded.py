@@ -31,12 +31,13 @@ import asyncio
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
 from trilink.errors import TransportError
-from trilink.sharing.transport.base import Handler, Transport
+from trilink.sharing.transport.base import Handler, Outgoing, Transport
 
 __all__ = ["EmbeddedTransport"]
 
@@ -54,19 +55,19 @@ CREATE TABLE IF NOT EXISTS cursors (
 );
 """
 
+_INSERT: Final = "INSERT OR IGNORE INTO frames (dst, msg_id, frame) VALUES (?, ?, ?)"
+
 Entry = tuple[int, str, bytes]
 """(position in the sender's log, sender, frame)"""
 
 
 @dataclass(slots=True)
 class _Send:
-    """A frame waiting for the next group commit."""
+    """Frames of one sender waiting for the next group commit, and who waits for them."""
 
     src: str
-    dst: str
-    msg_id: str
-    frame: bytes
-    done: asyncio.Future[None]
+    frames: Sequence[Outgoing]
+    done: asyncio.Future[list[TransportError | None]]
 
 
 @dataclass
@@ -200,13 +201,24 @@ class EmbeddedTransport(Transport):
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
+        (error,) = await self._store(src, [(dst, frame, msg_id)])
+        if error is not None:
+            raise error
+
+    async def send_many(self, src: str, frames: Sequence[Outgoing]) -> list[TransportError | None]:
+        return await self._store(src, frames)
+
+    async def _store(self, src: str, frames: Sequence[Outgoing]) -> list[TransportError | None]:
         # Group commit: sends made in the same pass of the event loop share one
         # transaction (one write to the log's WAL), committed on the next pass.
-        done = asyncio.get_running_loop().create_future()
-        self._batch.append(_Send(src, dst, msg_id, frame, done))
+        if not frames:
+            return []
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[TransportError | None]] = loop.create_future()
+        self._batch.append(_Send(src, frames, done))
         if self._commit_soon is None:
-            self._commit_soon = asyncio.get_running_loop().call_soon(self._commit)
-        await done
+            self._commit_soon = loop.call_soon(self._commit)
+        return await done
 
     def _commit(self) -> None:
         batch, self._batch, self._commit_soon = self._batch, [], None
@@ -215,16 +227,14 @@ class EmbeddedTransport(Transport):
             by_src.setdefault(item.src, []).append(item)
         for src, items in by_src.items():
             db = self._log(src)
-            stored: list[tuple[_Send, int | None]] = []
+            rows = [(dst, msg_id, frame) for item in items for dst, frame, msg_id in item.frames]
             try:
                 db.execute("BEGIN")
-                for item in items:
-                    cur = db.execute(
-                        "INSERT OR IGNORE INTO frames (dst, msg_id, frame) VALUES (?, ?, ?)",
-                        (item.dst, item.msg_id, item.frame),
-                    )
-                    # rowcount 0: the same message id was accepted before: accepted once
-                    stored.append((item, cur.lastrowid if cur.rowcount else None))
+                # rowcount 0: the same message id was accepted before: accepted once
+                positions = [
+                    cur.lastrowid if (cur := db.execute(_INSERT, row)).rowcount else None
+                    for row in rows
+                ]
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if db.in_transaction:
@@ -235,16 +245,17 @@ class EmbeddedTransport(Transport):
                 )
                 for item in items:
                     if not item.done.done():
-                        item.done.set_exception(error)
+                        item.done.set_result([error] * len(item.frames))
                 continue
-            for item, pos in stored:
-                inbox = self._inboxes.get(item.dst)
+            for (dst, _, frame), pos in zip(rows, positions, strict=True):
+                inbox = self._inboxes.get(dst)
                 if pos is not None and inbox is not None:
-                    inbox.queue.append((pos, src, item.frame))
+                    inbox.queue.append((pos, src, frame))
                     self._add_pending(1)
                     inbox.wake.set()
+            for item in items:
                 if not item.done.done():
-                    item.done.set_result(None)
+                    item.done.set_result([None] * len(item.frames))
 
     async def drain(self) -> None:
         # Frames sent while handling others (relays) count too: wait for none pending.
