@@ -114,7 +114,10 @@ class WarningCenter:
         ):
             past = np.array([h.state[:3] for h in st.fused_history])
             imp = predict_impact(
-                fused, past_path_ecef=past, past_max_alt_m=float(np.max(altitude_m(past)))
+                fused,
+                past_path_ecef=past,
+                past_max_alt_m=float(np.max(altitude_m(past))),
+                past_t_s=np.array([h.t_s for h in st.fused_history]),
             )
             if imp is not None:
                 self._last_impact_t_s = t_s

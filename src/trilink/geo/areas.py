@@ -10,7 +10,8 @@ lazily, once per process (see ``data/ATTRIBUTION.md`` for sources and licences):
   are filled, so the land and the coastal waters of the main islands count as inside and
   the boundary is the outer limit; high-seas pockets stay outside.
 - ``land_10m_jpn_kor_prk.geojson``: Natural Earth 1:10m land of Japan, South Korea and
-  North Korea. Japan's main islands are told apart by which polygon holds a reference city.
+  North Korea. Japan's main islands are told apart by which polygon holds a reference city;
+  the Koreas' land (Jeju and the other islands included) answers :func:`korean_land`.
 - ``japan_prefectures.geojson``: the main area of each of Japan's 47 prefectures (outlying
   islands are not included), from the japanmap package.
 """
@@ -34,14 +35,20 @@ from trilink.errors import DataError
 
 __all__ = [
     "EEZ_BOUNDARY_UNCERTAINTY_KM",
+    "AreaEntry",
     "EezCheck",
     "EezVerdict",
-    "in_japan_eez",
     "area_outlines",
+    "in_japan_eez",
+    "in_south_korea",
     "japan_eez_check",
+    "japan_land_entries",
     "japan_land_overflown",
-    "prefectures_overflown",
+    "korean_land",
+    "korean_land_entries",
     "land_region",
+    "prefecture_entries",
+    "prefectures_overflown",
 ]
 
 EEZ_BOUNDARY_UNCERTAINTY_KM = 20.0
@@ -63,6 +70,18 @@ _ISLAND_REFERENCE_POINTS: tuple[tuple[str, float, float], ...] = (
 )
 _OTHER_JAPAN = "other Japanese islands"
 _KOREAS = (("KOR", "South Korea"), ("PRK", "North Korea"))
+
+
+@dataclass(frozen=True, slots=True)
+class AreaEntry:
+    """Where a sampled ground track first enters a named area.
+
+    ``index`` is the position in the track's arrays of the first sample inside the area,
+    so a caller holding the samples' times reads the time of entry as ``t_s[index]``.
+    """
+
+    name: str
+    index: int
 
 
 class EezVerdict(StrEnum):
@@ -128,7 +147,12 @@ def japan_land_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tupl
     The track is the sequence of points ``(lat_deg[i], lon_deg[i])``; sample it densely
     enough (a few km) that no island is stepped over. Each region is listed once.
     """
-    return _first_crossings(_land().japan, lat_deg, lon_deg, "japan_land_overflown")
+    return tuple(e.name for e in japan_land_entries(lat_deg, lon_deg))
+
+
+def japan_land_entries(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tuple[AreaEntry, ...]:
+    """Like :func:`japan_land_overflown`, with the index of the first sample over each region."""
+    return _first_entries(_land().japan, lat_deg, lon_deg, "japan_land_entries")
 
 
 def prefectures_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tuple[str, ...]:
@@ -136,7 +160,35 @@ def prefectures_overflown(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tup
 
     Only each prefecture's main area counts (its outlying islands are not in the data).
     """
-    return _first_crossings(_prefectures(), lat_deg, lon_deg, "prefectures_overflown")
+    return tuple(e.name for e in prefecture_entries(lat_deg, lon_deg))
+
+
+def prefecture_entries(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tuple[AreaEntry, ...]:
+    """Like :func:`prefectures_overflown`, with the index of the first sample over each one."""
+    return _first_entries(_prefectures(), lat_deg, lon_deg, "prefecture_entries")
+
+
+def korean_land_entries(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> tuple[AreaEntry, ...]:
+    """``"South Korea"`` / ``"North Korea"`` land under a sampled ground track (degrees), in
+    order of first crossing, with the index of the first sample over each."""
+    return _first_entries(_land().koreas, lat_deg, lon_deg, "korean_land_entries")
+
+
+def korean_land(lat_deg: float, lon_deg: float) -> str | None:
+    """``"South Korea"`` or ``"North Korea"`` if the point (degrees) is on that land, else None.
+
+    Land is Natural Earth's 1:10m coastline (about 1 km): territorial waters are not
+    included, and points within a kilometre or so of the coast may be misjudged.
+    """
+    for name, geometry in _land().koreas:
+        if shapely.intersects_xy(geometry, lon_deg, lat_deg):
+            return str(name)
+    return None
+
+
+def in_south_korea(lat_deg: float, lon_deg: float) -> bool:
+    """True if the point (degrees) is on South Korea's land (see :func:`korean_land`)."""
+    return korean_land(lat_deg, lon_deg) == "South Korea"
 
 
 def area_outlines() -> dict[str, list[npt.NDArray[np.float64]]]:
@@ -156,13 +208,13 @@ def area_outlines() -> dict[str, list[npt.NDArray[np.float64]]]:
     return out
 
 
-def _first_crossings(
+def _first_entries(
     regions: tuple[tuple[str, Any], ...],
     lat_deg: npt.ArrayLike,
     lon_deg: npt.ArrayLike,
     caller: str,
-) -> tuple[str, ...]:
-    """Names of the regions a sampled track enters, in order of first entry (vectorised)."""
+) -> tuple[AreaEntry, ...]:
+    """The regions a sampled track enters, in order of first entry (vectorised)."""
     lat = np.asarray(lat_deg, dtype=np.float64)
     lon = np.asarray(lon_deg, dtype=np.float64)
     if lat.ndim != 1 or lat.shape != lon.shape:
@@ -170,12 +222,12 @@ def _first_crossings(
             f"{caller} needs two 1-D arrays of equal length, got lat_deg of shape "
             f"{lat.shape} and lon_deg of shape {lon.shape}"
         )
-    first: list[tuple[int, str]] = []
+    first: list[AreaEntry] = []
     for name, geometry in regions:
         hits = np.flatnonzero(shapely.contains_xy(geometry, lon, lat))
         if hits.size:
-            first.append((int(hits[0]), name))
-    return tuple(name for _, name in sorted(first))
+            first.append(AreaEntry(name=name, index=int(hits[0])))
+    return tuple(sorted(first, key=lambda e: e.index))
 
 
 @functools.cache

@@ -16,9 +16,12 @@ pulses::
 floor for calibration and bias: ``σ² = σ_floor² + σ_thermal²``. Objects closer than a
 resolution cell (range ``c / 2B`` and the beamwidth) are reported as one, at their
 power-weighted centroid. False alarms arrive as a Poisson count per scan, uniform in the
-field of regard. :meth:`Radar.scan` is vectorised over targets and returns a
-:class:`~trilink.types.DetectionBatch`; :meth:`Radar.observe` gives the same reports as
-:class:`~trilink.types.Detection` objects.
+field of regard. A radar may carry a registration bias (``range_bias_m``,
+``azimuth_bias_mrad``, ``elevation_bias_mrad``, zero by default): it is added to every
+report of a target but not to the reported noise, so trackers do not know it (fusion
+estimates it from objects seen in common). :meth:`Radar.scan` is vectorised over targets
+and returns a :class:`~trilink.types.DetectionBatch`; :meth:`Radar.observe` gives the same
+reports as :class:`~trilink.types.Detection` objects.
 """
 
 from __future__ import annotations
@@ -33,7 +36,14 @@ from numpy.typing import NDArray
 from trilink.geo.earth import altitude_m, enu_rotation, geodetic_to_ecef
 from trilink.types import Detection, DetectionBatch
 
-__all__ = ["EFFECTIVE_EARTH_K", "PLATFORMS", "Radar", "swerling1_pd"]
+__all__ = [
+    "EFFECTIVE_EARTH_K",
+    "MAX_ANGLE_BIAS_MRAD",
+    "MAX_RANGE_BIAS_M",
+    "PLATFORMS",
+    "Radar",
+    "swerling1_pd",
+]
 
 EFFECTIVE_EARTH_K: Final = 4.0 / 3.0
 PLATFORMS: Final = ("ground", "ship")
@@ -41,6 +51,8 @@ _C: Final = 299_792_458.0
 _KT0: Final = 1.380649e-23 * 290.0
 _FOUR_PI_CUBED: Final = (4.0 * math.pi) ** 3
 _ANGLE_SLOPE: Final = 1.6  # monopulse: sigma = beamwidth / (1.6 sqrt(2 SNR))
+MAX_RANGE_BIAS_M: Final = 10_000.0
+MAX_ANGLE_BIAS_MRAD: Final = 50.0
 Array = NDArray[np.float64]
 
 
@@ -82,6 +94,9 @@ class Radar(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     sigma_range_rate_floor_mps: float = 1.0
     scan_period_s: float = 1.0
     false_alarms_per_scan: float = 0.05
+    range_bias_m: float = 0.0
+    azimuth_bias_mrad: float = 0.0
+    elevation_bias_mrad: float = 0.0
 
     def __post_init__(self) -> None:
         positive = (
@@ -111,6 +126,18 @@ class Radar(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
             (0.0 < self.pfa < 1.0, "`pfa` must be in (0, 1)"),
             (self.false_alarms_per_scan >= 0.0, "`false_alarms_per_scan` must be >= 0"),
             (self.losses_db >= 0.0, "`losses_db` must be >= 0"),
+            (
+                abs(self.range_bias_m) <= MAX_RANGE_BIAS_M,
+                f"`range_bias_m` must be within ±{MAX_RANGE_BIAS_M:.0f} m",
+            ),
+            (
+                abs(self.azimuth_bias_mrad) <= MAX_ANGLE_BIAS_MRAD,
+                f"`azimuth_bias_mrad` must be within ±{MAX_ANGLE_BIAS_MRAD:.0f} mrad",
+            ),
+            (
+                abs(self.elevation_bias_mrad) <= MAX_ANGLE_BIAS_MRAD,
+                f"`elevation_bias_mrad` must be within ±{MAX_ANGLE_BIAS_MRAD:.0f} mrad",
+            ),
         ]
         checks += [(getattr(self, name) > 0, f"`{name}` must be positive") for name in positive]
         for ok, problem in checks:
@@ -204,6 +231,14 @@ class Radar(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         a = self.sigma_angle_floor_mrad * 1e-3
         return np.array([self.sigma_range_floor_m, a, a, self.sigma_range_rate_floor_mps])
 
+    @property
+    def bias(self) -> Array:
+        """The registration bias added to target reports (range m, azimuth rad, elevation
+        rad, range-rate m/s); zero unless the network file sets one."""
+        return np.array(
+            [self.range_bias_m, self.azimuth_bias_mrad * 1e-3, self.elevation_bias_mrad * 1e-3, 0.0]
+        )
+
     def cued(self, azimuth_deg: float, half_width_deg: float) -> Radar:
         """The radar tasked to search a sector: the field of regard narrows to the sector and
         the revisit shortens in proportion (the same search time over a smaller sector)."""
@@ -273,7 +308,7 @@ class Radar(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         detected = rng.random(n_groups) < swerling1_pd(w, self.pfa)
         sig = self.sigma_at(w[detected])
         noise = rng.normal(0.0, 1.0, (int(detected.sum()), 4)) * sig
-        z = np.stack([g_rng, g_az, g_el, g_rr], axis=1)[detected] + noise
+        z = np.stack([g_rng, g_az, g_el, g_rr], axis=1)[detected] + noise + self.bias
         z[:, 1] = np.mod(z[:, 1], 2.0 * math.pi)
         ids = [truth_ids[j] for j in strongest[detected]]
         batch = DetectionBatch(

@@ -786,7 +786,15 @@ def redact_payload(payload: Payload, decision: Decision) -> Payload:
         )
     out = payload
     if "overflight" in withheld:
-        out = replace(out, overflight=())
+        out = replace(
+            out,
+            overflight=(),
+            overflight_times_s=(),
+            overflight_prefectures=(),
+            overflight_prefecture_times_s=(),
+            korea_overflight=(),
+            korea_overflight_times_s=(),
+        )
     if p is not None:
         lat, lon = quantise_lat_lon(out.lat_deg, out.lon_deg, p)
         grow = p / math.sqrt(2)

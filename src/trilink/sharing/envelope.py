@@ -209,6 +209,25 @@ class _ImpactWire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     overflight: list[str] | None = None
     track_id: str = ""
     nation: str = ""
+    t_impact_sigma_s: float = 0.0
+    overflight_times_s: list[float] | None = None
+    overflight_prefectures: list[str] | None = None
+    overflight_prefecture_times_s: list[float] | None = None
+    korea_overflight: list[str] | None = None
+    korea_overflight_times_s: list[float] | None = None
+    impact_land: str | None = None
+    drag_modelled: bool = False
+
+
+_IMPACT_SEQUENCES = (
+    "overflight",
+    "overflight_times_s",
+    "overflight_prefectures",
+    "overflight_prefecture_times_s",
+    "korea_overflight",
+    "korea_overflight_times_s",
+)
+"""ImpactPrediction tuples, sent as msgpack arrays (omitted when empty)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +308,8 @@ def encode_payload(payload: Content) -> tuple[Kind, bytes]:
         )
         return Kind.RECEIPT, _ENCODER.encode(receipt)
     fields = dataclasses.asdict(payload)
-    fields["overflight"] = list(payload.overflight) or None
+    for name in _IMPACT_SEQUENCES:
+        fields[name] = list(fields[name]) or None
     return Kind.IMPACT, _ENCODER.encode(_ImpactWire(**fields))
 
 
@@ -318,7 +338,8 @@ def decode_payload(kind: Kind, data: bytes) -> Content:
             wire.originator, tuple(wire.message_ids), tuple(wire.seqs), wire.received_time_s
         )
     fields = msgspec.structs.asdict(wire)
-    fields["overflight"] = tuple(fields["overflight"] or ())
+    for name in _IMPACT_SEQUENCES:
+        fields[name] = tuple(fields[name] or ())
     return ImpactPrediction(**fields)
 
 

@@ -37,3 +37,36 @@ class ImpactPrediction:
     overflight: tuple[str, ...] = field(metadata={"doc": "land regions overflown, in order"})
     track_id: str = ""
     nation: str = ""
+    t_impact_sigma_s: float = field(
+        default=0.0, metadata={"doc": "1-sigma uncertainty of t_impact_s, seconds"}
+    )
+    overflight_times_s: tuple[float, ...] = field(
+        default=(),
+        metadata={
+            "doc": "time of first entering each region of overflight (parallel to it), POSIX "
+            "seconds UTC; nan where the entry lies in a past path given without times"
+        },
+    )
+    overflight_prefectures: tuple[str, ...] = field(
+        default=(), metadata={"doc": "Japanese prefectures overflown, in order of entry"}
+    )
+    overflight_prefecture_times_s: tuple[float, ...] = field(
+        default=(),
+        metadata={"doc": "time of first entering each of overflight_prefectures, POSIX s UTC"},
+    )
+    korea_overflight: tuple[str, ...] = field(
+        default=(), metadata={"doc": "South Korea / North Korea land overflown, in order"}
+    )
+    korea_overflight_times_s: tuple[float, ...] = field(
+        default=(), metadata={"doc": "time of first entering each of korea_overflight, POSIX s"}
+    )
+    impact_land: str | None = field(
+        default=None,
+        metadata={
+            "doc": "land under the predicted impact point: a Japanese island, South Korea, "
+            "North Korea, or None (sea or land not covered)"
+        },
+    )
+    drag_modelled: bool = field(
+        default=False, metadata={"doc": "re-entry drag (uncertain ballistic coefficient) modelled"}
+    )
