@@ -9,9 +9,11 @@ first unacknowledged frame when it starts again, so no accepted frame is lost; t
 duplicates are frames whose handler had not returned, and the node discards them by the
 originator's sequence number.
 
-Checkpoints (folding the WAL into the database) run at most once a second, when a
-receiver has nothing queued, instead of inside whichever commit crosses SQLite's
-threshold (a stall of milliseconds for that send).
+Checkpoints (folding the WAL into the database, with its fsyncs) run at most once a
+second, when a receiver has nothing queued, on a thread of their own with connections of
+their own: never inside whichever commit crosses SQLite's threshold, and never on the
+event loop (a checkpoint's fsync took tens of milliseconds here, and every frame in
+flight waited for it).
 
 Durability: WAL with ``synchronous=NORMAL`` survives the crash of the process (each
 commit is in the operating system before ``send`` returns) but not the loss of power of
@@ -98,6 +100,8 @@ class EmbeddedTransport(Transport):
         self._cursor_every = cursor_every
         self._checkpoint_s = checkpoint_s
         self._checkpointed_at = time.monotonic()
+        self._checkpointing: asyncio.Future[None] | None = None
+        self._checkpoint_dbs: dict[Path, sqlite3.Connection] = {}  # used on that thread only
         self._cursors: dict[tuple[str, str], int] = {}  # (src, dst) -> acknowledged, unwritten
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -191,14 +195,37 @@ class EmbeddedTransport(Transport):
 
     def _checkpoint_if_due(self) -> None:
         """Fold each log's WAL back into its database, at most every ``checkpoint_s`` and
-        only when a worker has run out of frames (SQLite's automatic checkpoint would
-        stall whichever send happened to cross its threshold)."""
+        only when a worker has run out of frames, on a worker thread (see the module's
+        docstring); one checkpoint at a time."""
         now = time.monotonic()
         if now - self._checkpointed_at < self._checkpoint_s:
             return
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
         self._checkpointed_at = now
-        for db in self._logs.values():
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        paths = [self.directory / f"{nation}.log.sqlite" for nation in self._logs]
+        loop = asyncio.get_running_loop()
+        self._checkpointing = loop.run_in_executor(None, self._checkpoint, paths)
+
+    def _checkpoint(self, paths: list[Path]) -> None:
+        """Runs on a worker thread, with connections only it uses."""
+        for path in paths:
+            db = self._checkpoint_dbs.get(path)
+            if db is None:
+                db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._checkpoint_dbs[path] = db
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass  # a busy or failed checkpoint is retried at the next one
+
+    async def _checkpoints_done(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+            self._checkpointing = None
+        for db in self._checkpoint_dbs.values():
+            db.close()
+        self._checkpoint_dbs.clear()
 
     async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
         (error,) = await self._store(src, [(dst, frame, msg_id)])
@@ -269,6 +296,7 @@ class EmbeddedTransport(Transport):
     async def close(self) -> None:
         for nation in list(self._inboxes):
             await self.stop(nation)
+        await self._checkpoints_done()
         self._write_cursors()
         for db in self._logs.values():
             db.close()
