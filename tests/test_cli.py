@@ -73,3 +73,21 @@ def test_malformed_network_file_names_field(tmp_path: Path, trilink_cli: Cli) ->
     assert proc.returncode == 2
     err = " ".join(proc.stderr.split())
     assert "network.toml" in err and "radar[0]" in err and "max_range_km" in err
+
+
+def test_replay_writes_alerts_and_timeliness_as_json(tmp_path: Path, trilink_cli: Cli) -> None:
+    out = tmp_path / "replay.json"
+    proc = trilink_cli(
+        "replay", "2017-08-28-hwasong-12-1", "--json", str(out), "--data-dir", str(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "evacuate" in proc.stdout and "SIMULATION" in proc.stdout
+    doc = json.loads(out.read_text())
+    jpn = doc["nations"]["JPN"]
+    stages = [a["stage"] for a in jpn["alerts"]]
+    assert stages[0] == "launch" and stages[-1] == "all_clear"
+    evacuate = next(a for a in jpn["alerts"] if a["stage"] == "evacuate")
+    assert "Hokkaido" in evacuate["prefectures"] and evacuate["correction_of"] is None
+    assert jpn["timeliness"]["eez_verdict"] == "outside"
+    unknown = trilink_cli("replay", "2017-08-28-hwasong-12-9", "--json", str(out))
+    assert unknown.returncode == 2 and "trilink events list" in unknown.stderr

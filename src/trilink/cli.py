@@ -165,6 +165,53 @@ def demo(
         console.print(f"results written to {json_out}")
 
 
+@app.command()
+def replay(
+    event_id: Annotated[str, typer.Argument(help="library event id (trilink events list)")],
+    json_out: Annotated[
+        Path,
+        typer.Option("--json", help="write truth, summaries, alerts and timeliness here"),
+    ],
+    seed: Annotated[int, typer.Option(help="seed of every random draw")] = 2017,
+    data_dir: Annotated[Path, typer.Option(help="keys/ and audit/ are written here")] = Path(
+        "trilink-data"
+    ),
+    network: Annotated[
+        Path | None, typer.Option(help="network TOML (default: the shipped hub)")
+    ] = None,
+    agreements: Annotated[
+        Path | None, typer.Option(help="agreements TOML (default: the shipped 2023 hub)")
+    ] = None,
+) -> None:
+    """Replay one library launch through the whole chain; write each nation's summary,
+    its alerts (J-Alert stages) and their timeliness as JSON."""
+    ev = load_library().get(event_id)
+    net = load_network(network) if network else load_default_network()
+    agr = load_agreements(agreements) if agreements else load_default_agreements()
+    console.print(BANNER)
+    with console.status(f"replaying {ev.id} through the network…"):
+        result = asyncio.run(
+            run_event(ev, data_dir=data_dir, seed=seed, network=net, agreements=agr)
+        )
+    t0 = result.trajectory.t_launch_s
+    table = Table(title=f"Alerts, {ev.id} — SIMULATION")
+    for col in ("T+ s", "nation", "stage", "areas", "EEZ", "corrects"):
+        table.add_column(col)
+    for n, alerts in result.alerts.items():
+        for a in alerts:
+            table.add_row(
+                f"{a.t_s - t0:+.0f}",
+                n,
+                a.stage.value,
+                ", ".join(a.prefectures),
+                a.eez_verdict,
+                a.correction_of or "",
+            )
+    console.print(table)
+    json_out.write_text(json.dumps(result.replay_json(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"replay written to {json_out}")
+
+
 def _ship(text: str) -> tuple[str, tuple[float, float]]:
     try:
         ship_id, where = text.split("=")

@@ -12,18 +12,22 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import numpy as np
 
+from trilink.alerting.lifecycle import LifecyclePhase
 from trilink.alerting.summary import Summary, truth_summary
-from trilink.alerting.warnings import WarningCenter
+from trilink.alerting.timeliness import Timeliness, timeliness
+from trilink.alerting.warnings import EstimateFault, WarningCenter
 from trilink.config import NetworkConfig, load_default_network
 from trilink.errors import ConfigError
 from trilink.fusion.picture import Picture
+from trilink.fusion.provenance import ProvenanceRefused
+from trilink.geo.areas import japan_eez_check
 from trilink.sensors.suite import SensorSuite, Sighting
 from trilink.sharing.agreements import (
     AgreementSet,
@@ -40,7 +44,7 @@ from trilink.sharing.transport.base import Transport
 from trilink.sharing.transport.embedded import EmbeddedTransport
 from trilink.sharing.transport.jetstream import JetStreamTransport
 from trilink.tracking.tracker import Tracker
-from trilink.types import ImpactPrediction, LaunchEstimate, Track
+from trilink.types import Alert, ImpactPrediction, LaunchEstimate, Track
 from trilink.world.launches import fly_event
 from trilink.world.library import LaunchEvent, load_library
 from trilink.world.trajectory import Trajectory
@@ -113,6 +117,11 @@ class LinkEvent:
         return agreements.with_state(self.agreement_id, self.action)
 
 
+ALERT_TAIL_S = 300.0
+"""Event seconds a run goes on after the last impact while an alert lifecycle is open
+(the verdict comes after the impact time's uncertainty, the all-clear after it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TimelineEvent:
     """Something worth showing on the live timeline."""
@@ -139,6 +148,8 @@ class RunResult:
     nodes: dict[str, Node] = field(default_factory=dict)
     sightings: list[Sighting] = field(default_factory=list)
     wall_s: float = 0.0
+    alerts: dict[str, list[Alert]] = field(default_factory=dict)
+    timeliness: dict[str, Timeliness] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -155,6 +166,23 @@ class RunResult:
             },
             "rejected": self.rejected,
             "audit_dir": str(self.audit_dir),
+        }
+
+    def replay_json(self) -> dict[str, object]:
+        """Truth, and per nation its summary, its alerts (J-Alert stages) and their
+        timeliness: the document ``trilink replay ID --json FILE`` writes."""
+        return {
+            "simulation": True,
+            "event": self.event.id,
+            "truth": msgspec.to_builtins(self.truth),
+            "nations": {
+                n: {
+                    "summary": None if s is None else msgspec.to_builtins(s),
+                    "alerts": [a.to_json() for a in self.alerts.get(n, [])],
+                    "timeliness": self.timeliness[n].to_json(),
+                }
+                for n, s in self.summaries.items()
+            },
         }
 
 
@@ -176,6 +204,7 @@ async def run_event(
     agreements_file: Path | None = None,
     topology_source: Callable[[], Topology] | None = None,
     linger_s: float = 0.0,
+    estimate_faults: Sequence[EstimateFault] = (),
 ) -> RunResult:
     """Run one launch through the whole chain and return the results.
 
@@ -188,7 +217,9 @@ async def run_event(
     ``agreements_file`` is watched and reloaded into every local node when it changes
     (``trilink link`` on a running network), with the topology from ``topology_source``
     (a partner onboarded). ``linger_s`` keeps the nodes receiving and
-    relaying that many wall-clock seconds after the event.
+    relaying that many wall-clock seconds after the event. ``estimate_faults`` are
+    exercise injects (:class:`~trilink.alerting.warnings.EstimateFault`, their
+    ``until_t_s`` in seconds after launch here): a bad early estimate at a nation.
     """
     wall0 = time.perf_counter()
     net = network or load_default_network()
@@ -221,8 +252,10 @@ async def run_event(
         if on_timeline is not None:
             on_timeline(TimelineEvent(clock.now() - t_launch, nation, text))
 
-    pictures = {n: Picture(n) for n in local}
-    centers = {n: WarningCenter(n, pictures[n]) for n in local}
+    sites = {r.id: r.ecef_m for r in net.radar}
+    pictures = {n: Picture(n, sites=sites) for n in local}
+    faults = {f.nation: replace(f, until_t_s=t_launch + f.until_t_s) for f in estimate_faults}
+    centers = {n: WarningCenter(n, pictures[n], fault=faults.get(n)) for n in local}
     trackers = {n: Tracker(n) for n in local}
     nodes: dict[str, Node] = {}
 
@@ -230,7 +263,14 @@ async def run_event(
         def on_receive(msg: Received) -> None:
             p = msg.payload
             if isinstance(p, Track):
-                pictures[nation].ingest(p)
+                via = msg.hops[-1].nation if msg.hops else msg.envelope.originator
+                try:
+                    pictures[nation].ingest(p, received_from=via)
+                except ProvenanceRefused as exc:
+                    emit(nation, f"track refused: {exc}")
+            elif isinstance(p, Alert):
+                centers[nation].received_alerts.append(p)
+                emit(nation, f"received {p.nation} alert '{p.stage.value}' from {_path(msg)}")
             elif isinstance(p, LaunchEstimate):
                 centers[nation].launch_estimates.append(p)
                 emit(nation, f"received launch alert from {_path(msg)}")
@@ -273,6 +313,7 @@ async def run_event(
     alerted: set[str] = set()
     confirmed: set[str] = set()
     end = max(b.impact_s for b in traj.bodies) + 5.0
+    alerts_end = end + ALERT_TAIL_S
     suite = SensorSuite(
         traj,
         [r for r in net.radar if r.nation in local],
@@ -287,7 +328,7 @@ async def run_event(
         catch_up_until = t_launch + (time.time() - start_wall_s) * speed
     t_rel = 0.0
     try:
-        while t_rel <= end:
+        while t_rel <= end or (t_rel <= alerts_end and _alerts_open(centers)):
             t = t_launch + t_rel
             await clock.advance_to(t)
             tick = suite.tick(t_rel)
@@ -315,8 +356,8 @@ async def run_event(
                         emit(n, f"track {trk.track_id} confirmed")
                     pictures[n].ingest(trk)
                 if t >= catch_up_until and updated:
-                    reports = [(trk, trk.t_s) for trk in updated.values()]
-                    await nodes[n].publish_many(reports, event_id=event.id)
+                    shared = [(trk, trk.t_s) for trk in updated.values()]
+                    await nodes[n].publish_many(shared, event_id=event.id)
             for node in nodes.values():
                 await node.release_due()  # releases an agreement delays
             await transport.drain()
@@ -331,6 +372,8 @@ async def run_event(
                         what = "launch estimate updated" if n in alerted else "LAUNCH ALERT"
                         alerted.add(n)
                         emit(n, f"{what} (launch est. T{product.t_launch_s - t_launch:+.0f} s)")
+                    elif isinstance(product, Alert):
+                        emit(n, _describe_alert(product))
                     elif _worth_showing(centers[n]):
                         emit(n, _describe_impact(product))
                     if t >= catch_up_until:
@@ -351,6 +394,8 @@ async def run_event(
             node.close()
     library = load_library()
     site = f"{event.site.name}"
+    rv = traj.rv
+    true_eez = japan_eez_check(rv.impact_lat_deg, rv.impact_lon_deg).verdict.value
     result = RunResult(
         event=event,
         trajectory=traj,
@@ -368,6 +413,18 @@ async def run_event(
         nodes=nodes,
         sightings=sorted(suite.sightings.values(), key=lambda x: (x.sensor_id, x.object)),
         wall_s=time.perf_counter() - wall0,
+        alerts={n: list(c.lifecycle.alerts) for n, c in centers.items()},
+        timeliness={
+            n: timeliness(
+                c.lifecycle.alerts,
+                t_launch_s=t_launch,
+                impacts=c.impacts,
+                true_impact_lat_lon=(rv.impact_lat_deg, rv.impact_lon_deg),
+                true_eez_verdict=true_eez,
+                nation=n,
+            )
+            for n, c in centers.items()
+        },
     )
     return result
 
@@ -412,6 +469,20 @@ def _describe_impact(p: ImpactPrediction) -> str:
         f"EEZ {p.eez_verdict}"
     )
     return text + (f", overflies {'/'.join(p.overflight)}" if p.overflight else "")
+
+
+def _describe_alert(a: Alert) -> str:
+    where = f": {', '.join(a.prefectures)}" if a.prefectures else ""
+    fix = f" (corrects {a.correction_of})" if a.correction_of else ""
+    return f"ALERT {a.stage.value}{where}{fix}"
+
+
+def _alerts_open(centers: dict[str, WarningCenter]) -> bool:
+    """Some nation has alerted and its lifecycle has not closed with an all-clear."""
+    return any(
+        c.lifecycle.alerts and c.lifecycle.phase is not LifecyclePhase.CLOSED
+        for c in centers.values()
+    )
 
 
 def _worth_showing(center: WarningCenter) -> bool:

@@ -13,7 +13,7 @@ from trilink.sharing.topology import Topology
 HUB = Topology.from_links(["JPN", "KOR", "USA"], [("KOR", "USA"), ("USA", "JPN")])
 """The deployed hub: Seoul and Tokyo are linked only through the United States."""
 
-_KINDS = '["track", "launch", "impact", "correction", "all-clear"]'
+_KINDS = '["track", "launch", "impact", "alert", "correction", "all-clear"]'
 
 
 def agreements_toml(*pairs: tuple[str, str], kinds: str = _KINDS) -> str:

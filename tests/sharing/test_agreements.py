@@ -192,7 +192,7 @@ def test_default_agreements_load() -> None:
         ("USA", "JPN"),
         ("USA", "KOR"),
     }
-    kinds = {Kind.TRACK, Kind.LAUNCH, Kind.IMPACT, Kind.CORRECTION, Kind.ALL_CLEAR}
+    kinds = {Kind.TRACK, Kind.LAUNCH, Kind.IMPACT, Kind.ALERT, Kind.CORRECTION, Kind.ALL_CLEAR}
     for a in agreements:
         assert a.kinds == kinds and a.state is AgreementState.ACTIVE and a.note
     assert recipients_for("KOR", Kind.LAUNCH, T2024, agreements) == (

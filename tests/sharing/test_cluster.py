@@ -38,7 +38,7 @@ NATIONS = ("JPN", "KOR", "USA")
 HUB_LINKS = [("KOR", "USA"), ("USA", "JPN")]
 HUB = Topology.from_links(NATIONS, HUB_LINKS)
 MESH = Topology.from_links(NATIONS, [("KOR", "USA"), ("USA", "JPN"), ("JPN", "KOR")])
-KINDS = '["track", "launch", "impact", "correction", "all-clear"]'
+KINDS = '["track", "launch", "impact", "alert", "correction", "all-clear"]'
 ALERTS = '["launch", "impact", "all-clear"]'
 
 

@@ -20,21 +20,48 @@ and its 95 % radius is no larger.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from trilink.alerting.impact import predict_impact
 from trilink.alerting.launch import estimate_launch
+from trilink.alerting.lifecycle import AlertLifecycle
 from trilink.alerting.summary import Summary, iso_utc, site_name
 from trilink.fusion.picture import Picture, SystemTrack
-from trilink.geo.earth import altitude_m, surface_distance_m
+from trilink.geo.earth import (
+    GM_M3_S2,
+    altitude_m,
+    ecef_to_geodetic,
+    enu_rotation,
+    surface_distance_m,
+)
 from trilink.sensors.infrared import LineOfSight
 from trilink.tracking.tracker import IR_KEEP_S
-from trilink.types import ImpactPrediction, LaunchEstimate
+from trilink.types import Alert, ImpactPrediction, LaunchEstimate, Track
 from trilink.world.library import Library
 
-__all__ = ["WarningCenter"]
+__all__ = ["EstimateFault", "WarningCenter"]
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateFault:
+    """An exercise inject: a bad early estimate. Until ``until_t_s`` (POSIX seconds) the
+    state a nation predicts impacts from has ``dv_enu_m_s`` (east, north, up, m/s, at the
+    track's position) added to its velocity — as a wrong early track would, before
+    more sensors and fusion correct it (the 13 April 2023 J-Alert correction)."""
+
+    nation: str
+    until_t_s: float
+    dv_enu_m_s: tuple[float, float, float]
+
+    def apply(self, track: Track) -> Track:
+        lat, lon, _ = ecef_to_geodetic(track.state[:3])
+        rot = enu_rotation(math.radians(float(lat)), math.radians(float(lon)))
+        state = track.state.copy()
+        state[3:6] += rot.T @ np.asarray(self.dv_enu_m_s, dtype=np.float64)
+        return dataclasses.replace(track, state=state)
 
 
 @dataclass
@@ -54,9 +81,15 @@ class WarningCenter:
     launch_update_window_s: float = 120.0
     launch_update_period_s: float = 10.0
     launch_update_factor: float = 0.8
+    received_alerts: list[Alert] = field(default_factory=list)
+    fault: EstimateFault | None = None
+    lifecycle: AlertLifecycle = field(init=False)
     _last_impact_t_s: float = -np.inf
     _last_launch_t_s: float = -np.inf
     _own_launch: LaunchEstimate | None = None
+
+    def __post_init__(self) -> None:
+        self.lifecycle = AlertLifecycle.for_nation(self.nation)
 
     def add_infrared(self, lines: list[LineOfSight]) -> None:
         """Take this nation's space-infrared lines of sight (any order), for the launch
@@ -70,13 +103,37 @@ class WarningCenter:
             self.infrared = [ln for ln in self.infrared if ln.t_s >= horizon]
 
     def main_track(self) -> SystemTrack | None:
+        """The threat object: among the established system tracks (at least
+        ``min_updates_for_impact`` updates), the one of the highest specific orbital
+        energy — after staging the reentry vehicle carries the upper stages' energy and a
+        spent stage falls short; a lofted RV out of radar cover near apogee stays the
+        threat while a stage is still tracked. Without an established track, the one
+        with the longest history."""
         tracks = [s for s in self.picture.system_tracks() if s.fused is not None]
         if not tracks:
             return None
+        established = [
+            s
+            for s in tracks
+            if s.fused is not None and s.fused.n_updates >= self.min_updates_for_impact
+        ]
+        if established:
+            return max(established, key=lambda s: _specific_energy(s.fused))
         return max(tracks, key=lambda s: sum(len(h) for h in s.members.values()))
 
-    def step(self, t_s: float) -> list[LaunchEstimate | ImpactPrediction]:
-        """Advance to ``t_s``; return the products to share."""
+    def step(self, t_s: float) -> list[LaunchEstimate | ImpactPrediction | Alert]:
+        """Advance to ``t_s``; return the products to share: launch estimates, impact
+        predictions and the alerts of this nation's lifecycle
+        (:class:`~trilink.alerting.lifecycle.AlertLifecycle`)."""
+        out: list[LaunchEstimate | ImpactPrediction | Alert] = list(self._products(t_s))
+        st = self.main_track()
+        alive = st is not None and st.fused is not None and t_s - st.fused.t_s <= self.coast_s
+        out += self.lifecycle.step(
+            t_s, launch=self.best_launch(), impacts=self.impacts, track_alive=alive
+        )
+        return out
+
+    def _products(self, t_s: float) -> list[LaunchEstimate | ImpactPrediction]:
         out: list[LaunchEstimate | ImpactPrediction] = []
         st = self.main_track()
         if st is None or st.fused is None:
@@ -113,6 +170,8 @@ class WarningCenter:
             and t_s - fused.t_s <= 5.0
         ):
             past = np.array([h.state[:3] for h in st.fused_history])
+            if self.fault is not None and t_s < self.fault.until_t_s:
+                fused = self.fault.apply(fused)
             imp = predict_impact(
                 fused,
                 past_path_ecef=past,
@@ -169,3 +228,13 @@ class WarningCenter:
             overflight_japan=bool(imp.overflight),
             overflight_regions=imp.overflight,
         )
+
+
+def _specific_energy(track: Track | None) -> float:
+    """Specific orbital energy v²/2 − μ/r (J/kg) of a track's state (ECEF velocity: the
+    Earth's rotation adds alike to objects on the same path)."""
+    if track is None:
+        return -np.inf
+    r = float(np.linalg.norm(track.state[:3]))
+    v = float(np.linalg.norm(track.state[3:6]))
+    return 0.5 * v * v - GM_M3_S2 / r

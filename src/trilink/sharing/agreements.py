@@ -25,7 +25,7 @@ of the file format::
 
 Fields:
 
-- ``kinds``: any of detection, track, launch, impact, correction, all-clear, status,
+- ``kinds``: any of detection, track, launch, impact, alert, correction, all-clear, status,
   agreement-change, receipt. A message of another kind is denied.
 - ``state``: only an *active* agreement releases. While *suspended*, a message the
   agreement would otherwise release is denied and the :class:`Decision` carries the
@@ -108,8 +108,8 @@ import shapely
 from trilink._tomlfile import config_error, parse_toml, read_config_text
 from trilink.errors import ConfigError
 from trilink.geo.areas import area_outlines
-from trilink.sharing.envelope import Kind, PartialTrack, Payload
-from trilink.types import ImpactPrediction, LaunchEstimate, Track
+from trilink.sharing.envelope import Kind, PartialTrack, Payload, alert_kind
+from trilink.types import Alert, ImpactPrediction, LaunchEstimate, Track
 
 __all__ = [
     "DEFAULT_AGREEMENTS_RESOURCE",
@@ -428,6 +428,9 @@ def release_facts(
         cls = cls or ObjectClass.MISSILE
     elif isinstance(payload, ImpactPrediction):
         own_kind, lat, lon = Kind.IMPACT, payload.lat_deg, payload.lon_deg
+        cls = cls or ObjectClass.MISSILE
+    elif isinstance(payload, Alert):
+        own_kind, lat, lon = alert_kind(payload), payload.impact_lat_deg, payload.impact_lon_deg
         cls = cls or ObjectClass.MISSILE
     else:
         if kind is None:
@@ -784,6 +787,11 @@ def redact_payload(payload: Payload, decision: Decision) -> Payload:
         return replace(
             payload, lat_deg=lat, lon_deg=lon, radius_95_m=payload.radius_95_m + p / math.sqrt(2)
         )
+    if isinstance(payload, Alert):
+        if p is None or payload.impact_lat_deg is None or payload.impact_lon_deg is None:
+            return payload
+        lat, lon = quantise_lat_lon(payload.impact_lat_deg, payload.impact_lon_deg, p)
+        return replace(payload, impact_lat_deg=lat, impact_lon_deg=lon)
     out = payload
     if "overflight" in withheld:
         out = replace(

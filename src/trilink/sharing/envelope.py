@@ -34,6 +34,8 @@ import numpy as np
 from trilink.errors import MalformedMessage, NotReleasable
 from trilink.sharing.crypto import BatchProof, Identity, open_sealed, sign_batch
 from trilink.types import (
+    Alert,
+    AlertStage,
     Covariance,
     ImpactPrediction,
     LaunchEstimate,
@@ -55,6 +57,7 @@ __all__ = [
     "PartialTrack",
     "Payload",
     "Receipt",
+    "alert_kind",
     "decode_body",
     "decode_frame",
     "decode_payload",
@@ -79,6 +82,7 @@ class Kind(StrEnum):
     IMPACT = "impact"
     CORRECTION = "correction"
     ALL_CLEAR = "all-clear"
+    ALERT = "alert"
     STATUS = "status"
     AGREEMENT_CHANGE = "agreement-change"
     RECEIPT = "receipt"
@@ -219,6 +223,34 @@ class _ImpactWire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     drag_modelled: bool = False
 
 
+class _AlertWire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    alert_id: str
+    nation: str
+    t_s: float
+    stage: str
+    text: str
+    prefectures: list[str] | None = None
+    predicted_t_s: float | None = None
+    eez_verdict: str = ""
+    correction_of: str | None = None
+    launch_time_s: float | None = None
+    impact_lat_deg: float | None = None
+    impact_lon_deg: float | None = None
+
+
+_ALERT_KINDS: Final = {
+    AlertStage.CORRECTION: Kind.CORRECTION,
+    AlertStage.CANCEL: Kind.CORRECTION,
+    AlertStage.ALL_CLEAR: Kind.ALL_CLEAR,
+}
+
+
+def alert_kind(alert: Alert) -> Kind:
+    """The kind of message that carries ``alert``: corrections and cancellations travel
+    as ``correction``, the all-clear as ``all-clear``, every other stage as ``alert``."""
+    return _ALERT_KINDS.get(alert.stage, Kind.ALERT)
+
+
 _IMPACT_SEQUENCES = (
     "overflight",
     "overflight_times_s",
@@ -249,8 +281,8 @@ class _ReceiptWire(msgspec.Struct, frozen=True, kw_only=True):
     received_time_s: float
 
 
-Payload = Track | PartialTrack | LaunchEstimate | ImpactPrediction
-"""What agreements govern: data about a missile."""
+Payload = Track | PartialTrack | LaunchEstimate | ImpactPrediction | Alert
+"""What agreements govern: data about a missile, and the alerts issued on it."""
 
 Content = Payload | Receipt
 """Whatever an envelope can carry: data, or the protocol's receipts."""
@@ -263,6 +295,9 @@ _PAYLOAD_DECODERS: Final[dict[Kind, msgspec.msgpack.Decoder[Any]]] = {
     Kind.LAUNCH: msgspec.msgpack.Decoder(_LaunchWire),
     Kind.IMPACT: msgspec.msgpack.Decoder(_ImpactWire),
     Kind.RECEIPT: msgspec.msgpack.Decoder(_ReceiptWire),
+    Kind.ALERT: msgspec.msgpack.Decoder(_AlertWire),
+    Kind.CORRECTION: msgspec.msgpack.Decoder(_AlertWire),
+    Kind.ALL_CLEAR: msgspec.msgpack.Decoder(_AlertWire),
 }
 
 
@@ -274,6 +309,8 @@ def kind_of(payload: Content) -> Kind:
         return Kind.LAUNCH
     if isinstance(payload, Receipt):
         return Kind.RECEIPT
+    if isinstance(payload, Alert):
+        return alert_kind(payload)
     return Kind.IMPACT
 
 
@@ -307,6 +344,11 @@ def encode_payload(payload: Content) -> tuple[Kind, bytes]:
             received_time_s=payload.received_time_s,
         )
         return Kind.RECEIPT, _ENCODER.encode(receipt)
+    if isinstance(payload, Alert):
+        alert_fields = dataclasses.asdict(payload)
+        alert_fields["stage"] = payload.stage.value
+        alert_fields["prefectures"] = list(payload.prefectures) or None
+        return alert_kind(payload), _ENCODER.encode(_AlertWire(**alert_fields))
     fields = dataclasses.asdict(payload)
     for name in _IMPACT_SEQUENCES:
         fields[name] = list(fields[name]) or None
@@ -337,13 +379,54 @@ def decode_payload(kind: Kind, data: bytes) -> Content:
         return Receipt(
             wire.originator, tuple(wire.message_ids), tuple(wire.seqs), wire.received_time_s
         )
+    if isinstance(wire, _AlertWire):
+        return _alert_from_wire(kind, wire)
     fields = msgspec.structs.asdict(wire)
     for name in _IMPACT_SEQUENCES:
         fields[name] = tuple(fields[name] or ())
     return ImpactPrediction(**fields)
 
 
-def _track_from_wire(wire: _TrackWire) -> Track | PartialTrack:
+def _alert_from_wire(kind: Kind, wire: _AlertWire) -> Alert:
+    try:
+        stage = AlertStage(wire.stage)
+    except ValueError as exc:
+        raise MalformedMessage(
+            f"{kind.value} payload: field `stage` is {wire.stage!r}, expected one of "
+            f"{[s.value for s in AlertStage]}"
+        ) from exc
+    fields = msgspec.structs.asdict(wire)
+    fields["stage"] = stage
+    fields["prefectures"] = tuple(wire.prefectures or ())
+    alert = Alert(**fields)
+    if alert_kind(alert) is not kind:
+        raise MalformedMessage(
+            f"{kind.value} payload carries a {stage.value} alert, which travels as kind "
+            f"{alert_kind(alert).value}"
+        )
+    return alert
+
+
+def _track_arrays(wire: _TrackWire) -> tuple[StateVector, Covariance | None]:
+    """The state and covariance of a well-formed track payload in one conversion (the
+    common case, on every receive); anything unusual goes through the checks of
+    :func:`_track_from_wire` for its error message."""
+    n = len(wire.state)
+    cov = wire.cov
+    if n not in (3, 6, 9) or (cov is not None and len(cov) != n * n):
+        raise ValueError("not the common shape")
+    values = np.array(wire.state if cov is None else [*wire.state, *cov], dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("not finite")
+    if cov is None:
+        return values, None
+    p = values[n:].reshape(n, n)
+    return values[:n], 0.5 * (p + p.T)
+
+
+def _checked_track_arrays(wire: _TrackWire) -> tuple[StateVector, Covariance | None]:
+    """The state and covariance with every check, raising MalformedMessage naming the
+    field (the slow path of :func:`_track_arrays`)."""
     try:
         state = as_state(wire.state, dims=(3, 6, 9), name="track payload field `state`")
         n = state.shape[0]
@@ -356,6 +439,15 @@ def _track_from_wire(wire: _TrackWire) -> Track | PartialTrack:
             cov = as_covariance(np.reshape(wire.cov, (n, n)), n, name="track payload field `cov`")
     except ValueError as exc:
         raise MalformedMessage(str(exc)) from exc
+    return state, cov
+
+
+def _track_from_wire(wire: _TrackWire) -> Track | PartialTrack:
+    try:
+        state, cov = _track_arrays(wire)
+    except (ValueError, TypeError):
+        state, cov = _checked_track_arrays(wire)
+    n = state.shape[0]
     try:
         status = TrackState(wire.status)
     except ValueError as exc:
