@@ -636,7 +636,14 @@ def bench_sharing(
         )
     )
     if json_flag:
-        keys = ("msgs_per_s", "p50_ms", "p99_ms", "lost", "raw_nats_msgs_per_s")
+        keys = (
+            "msgs_per_s",
+            "p50_ms",
+            "p99_ms",
+            "lost",
+            "raw_nats_msgs_per_s",
+            "signed_msgs_per_s",
+        )
         sys.stdout.write(json.dumps({k: result.to_json()[k] for k in keys}) + "\n")
         return
     console.print(BANNER)

@@ -23,7 +23,15 @@ def test_bench_sharing_prints_one_json_object(
     assert proc.returncode == 0, proc.stderr
     (line,) = proc.stdout.strip().splitlines()
     result = json.loads(line)
-    assert set(result) == {"msgs_per_s", "p50_ms", "p99_ms", "lost", "raw_nats_msgs_per_s"}
+    assert set(result) == {
+        "msgs_per_s",
+        "p50_ms",
+        "p99_ms",
+        "lost",
+        "raw_nats_msgs_per_s",
+        "signed_msgs_per_s",
+    }
     assert result["lost"] == 0
     assert result["msgs_per_s"] > 0 and result["raw_nats_msgs_per_s"] > 0
+    assert result["signed_msgs_per_s"] > 0
     assert 0 < result["p50_ms"] <= result["p99_ms"]

@@ -14,6 +14,12 @@ in a process of its own (:mod:`trilink.bench.sharing_peer`) and the broker is th
   broker round trip does not serialise them). ``msgs_per_s`` counts messages per second
   from the first publish to the last signed receipt verified by the sender (so each was
   also verified by the recipient).
+* **sender** — ``signed_msgs_per_s``: what one node releases per second on its own —
+  planned under the agreement, signed, audited and accepted (durably stored) by the
+  transport, scans published as above — with no recipient drawing on the same CPU (on
+  the embedded transport the recipient's node is not started for this part; on
+  JetStream it runs in its own process anyway). The end-to-end ``msgs_per_s`` above adds
+  the recipient's work and the receipts; on the embedded transport both share one core.
 * **latency** — ``rate`` messages per second for ``seconds`` seconds, paced: for each, the
   time from calling publish to the sender verifying the recipient's signed receipt for
   it; ``p50_ms`` and ``p99_ms``. ``lost`` counts messages whose publish returned but that
@@ -69,6 +75,9 @@ class SharingResult:
     p99_ms: float = field(metadata={"doc": "publish → verified receipt, 99th percentile"})
     lost: int = field(metadata={"doc": "publish returned, never receipted"})
     raw_nats_msgs_per_s: float = field(metadata={"doc": "raw nats-py JetStream R3 publish"})
+    signed_msgs_per_s: float = field(
+        default=0.0, metadata={"doc": "one node's releases accepted by the transport, per second"}
+    )
     rate: float = 0.0
     seconds: float = 0.0
     count: int = 0
@@ -187,6 +196,16 @@ async def _throughput(pair: _Pair, count: int, window: int, scan: int) -> float:
     return count / (max(done) - start)
 
 
+async def _sender_rate(pair: _Pair, count: int, window: int, scan: int) -> float:
+    """Releases per second until the transport has accepted every one."""
+    start = time.perf_counter()
+    scans = -(-count // scan)
+    await _bounded(
+        scans, window, lambda k: _publish_scan(pair, k * scan, min(scan, count - k * scan))
+    )
+    return count / (time.perf_counter() - start)
+
+
 async def _bounded(count: int, window: int, job: Callable[[int], Awaitable[None]]) -> None:
     """Run ``job(0..count-1)`` in call order with at most ``window`` in flight."""
     slots = asyncio.Semaphore(window)
@@ -251,7 +270,15 @@ async def run_sharing(
         async with cluster:
             raw = await _raw_rate(cluster, count)
             peer: subprocess.Popen[str] | None = None
+            signed: float | None = None
             if transport == "embedded":
+                alone = EmbeddedTransport(root / "sender-only")
+                sender = await _pair(alone, root / "sender-only", agreements, local_usa=False)
+                try:
+                    await _sender_rate(sender, min(count, 2_000), window, scan)  # warm-up
+                    signed = await _sender_rate(sender, count, window, scan)
+                finally:
+                    await sender.close()
                 carrier: Transport = EmbeddedTransport(root / "transport")
                 pair = await _pair(carrier, root, agreements)
             else:
@@ -263,6 +290,9 @@ async def run_sharing(
                 await pair.settle(timeout_s=30.0)
                 msgs_per_s = await _throughput(pair, count, window, scan)
                 await pair.settle(timeout_s=30.0)
+                if signed is None:
+                    signed = await _sender_rate(pair, count, window, scan)
+                    await pair.settle(timeout_s=60.0)
                 latencies, achieved, lost = await _latency(pair, rate, seconds)
             finally:
                 await pair.close()
@@ -280,6 +310,7 @@ async def run_sharing(
         p99_ms=p99,
         lost=lost,
         raw_nats_msgs_per_s=raw,
+        signed_msgs_per_s=signed or math.nan,
         rate=rate,
         seconds=seconds,
         count=count,
@@ -329,7 +360,8 @@ def sharing_table(results: list[SharingResult]) -> Table:
     )
     for col in (
         "transport",
-        "signed msgs/s (verified)",
+        "signed msgs/s, one node",
+        "end to end msgs/s (verified, receipted)",
         "raw nats-py JS R3 msgs/s",
         "trilink / raw",
         "paced rate achieved",
@@ -341,6 +373,7 @@ def sharing_table(results: list[SharingResult]) -> Table:
     for r in results:
         table.add_row(
             r.transport,
+            f"{r.signed_msgs_per_s:,.0f}",
             f"{r.msgs_per_s:,.0f}",
             f"{r.raw_nats_msgs_per_s:,.0f}",
             f"{r.msgs_per_s / r.raw_nats_msgs_per_s:.2f}×",
