@@ -34,7 +34,7 @@ import itertools
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -212,7 +212,7 @@ class Node:
         self._on_receive = on_receive
         self._on_receipt = on_receipt  # (message id, from whom, event time)
         self._outbox: list[_Outgoing] = []
-        self._outbox_soon: asyncio.Handle | None = None
+        self._outbox_due = False  # a task will take the outbox on its first step
         self._shipping: set[asyncio.Task[None]] = set()
         self._delayed: list[_Delayed] = []
         self._order = itertools.count()
@@ -476,19 +476,24 @@ class Node:
         done: asyncio.Future[None] = loop.create_future()
         self._outbox.append(_Outgoing(env, reason, done))
         if len(self._outbox) >= MAX_BATCH:
-            self._ship_outbox()
-        elif self._outbox_soon is None:
-            self._outbox_soon = loop.call_soon(self._ship_outbox)
+            batch, self._outbox = self._outbox, []
+            self._start(self._ship(batch))
+        elif not self._outbox_due:
+            self._outbox_due = True
+            self._start(self._ship_outbox())
         return env, done
 
-    def _ship_outbox(self) -> None:
-        if self._outbox_soon is not None:
-            self._outbox_soon.cancel()
-        batch, self._outbox, self._outbox_soon = self._outbox, [], None
+    def _start(self, job: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(job)
+        self._shipping.add(task)
+        task.add_done_callback(self._shipping.discard)
+
+    async def _ship_outbox(self) -> None:
+        """Ship what the outbox holds when this task first runs: in the next pass of the
+        event loop, so everything released in this pass goes together."""
+        batch, self._outbox, self._outbox_due = self._outbox, [], False
         if batch:
-            task = asyncio.get_running_loop().create_task(self._ship(batch))
-            self._shipping.add(task)
-            task.add_done_callback(self._shipping.discard)
+            await self._ship(batch)
 
     async def _ship(self, batch: list[_Outgoing]) -> None:
         """Sign, send and audit one outbox batch (see :meth:`_enqueue`)."""

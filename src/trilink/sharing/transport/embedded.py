@@ -228,27 +228,34 @@ class EmbeddedTransport(Transport):
         self._checkpoint_dbs.clear()
 
     async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
-        (error,) = await self._store(src, [(dst, frame, msg_id)])
+        # Group commit: sends made in the same pass of the event loop share one
+        # transaction (one write to the log's WAL), committed on the next pass.
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[TransportError | None]] = loop.create_future()
+        self._batch.append(_Send(src, [(dst, frame, msg_id)], done))
+        if self._commit_soon is None:
+            self._commit_soon = loop.call_soon(self._commit)
+        (error,) = await done
         if error is not None:
             raise error
 
     async def send_many(self, src: str, frames: Sequence[Outgoing]) -> list[TransportError | None]:
-        return await self._store(src, frames)
-
-    async def _store(self, src: str, frames: Sequence[Outgoing]) -> list[TransportError | None]:
-        # Group commit: sends made in the same pass of the event loop share one
-        # transaction (one write to the log's WAL), committed on the next pass.
+        # The caller batched already (a node's outbox): committed now, in one transaction.
         if not frames:
             return []
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[list[TransportError | None]] = loop.create_future()
-        self._batch.append(_Send(src, frames, done))
-        if self._commit_soon is None:
-            self._commit_soon = loop.call_soon(self._commit)
-        return await done
+        done: asyncio.Future[list[TransportError | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._store([_Send(src, frames, done)])
+        return done.result()
 
     def _commit(self) -> None:
         batch, self._batch, self._commit_soon = self._batch, [], None
+        self._store(batch)
+
+    def _store(self, batch: list[_Send]) -> None:
+        """Commit each sender's frames in one transaction and queue them for their
+        receivers; each waiter learns, per frame, whether its frame was stored."""
         by_src: dict[str, list[_Send]] = {}
         for item in batch:
             by_src.setdefault(item.src, []).append(item)
