@@ -759,6 +759,7 @@ class Node:
                     releasability=(),
                     reason=f"receipt for {len(items)} messages",
                 )
+                await self._ship_outbox()  # now, not a pass later: receipts are latency
                 try:
                     await done
                 except TransportError:
