@@ -132,3 +132,44 @@ def test_ici_of_an_estimate_with_itself_adds_nothing() -> None:
     xf, pf = inverse_covariance_intersection(x, p, x.copy(), p.copy())
     np.testing.assert_allclose(xf, x, atol=1e-9)
     np.testing.assert_allclose(pf, p, rtol=1e-9, atol=1e-9)
+
+
+def test_an_insignificant_bias_estimate_is_left_in_with_its_mean_square_error() -> None:
+    # No bias: a few pairs leave a small, insignificant estimate. It is not applied, and
+    # its covariance covers the estimate itself (mean square error of the zero offset).
+    rng = np.random.default_rng(8)
+    est = BiasEstimator("JPN")
+    applied = BiasEstimator("JPN", BiasConfig(apply_chi2=0.0))  # same data, always applies
+    cov = np.diag([60.0**2] * 3)
+    t = np.arange(0.0, 20.0, 5.0)
+    for ti, r in zip(t, _path(t), strict=True):
+        noise = rng.multivariate_normal(np.zeros(3), cov, 2)
+        for e in (est, applied):
+            e.update(float(ti), ("KOR", r + noise[0], cov, SITE), ("JPN", r + noise[1], cov, None))
+    beta, p, _ = est.parameters("KOR")
+    assert np.any(beta != 0.0) and not est.significant("KOR")
+    r = _path(np.array([20.0]))[0]
+    offset, p_off = est.offset("KOR", r, SITE, 20.0)
+    np.testing.assert_array_equal(offset, np.zeros(3))
+    g = site_jacobian(SITE, r)
+    b_applied, p_applied = applied.offset("KOR", r, SITE, 20.0)
+    np.testing.assert_allclose(b_applied, g @ beta)
+    # Not applying costs exactly the estimate's outer product in the covariance.
+    np.testing.assert_allclose(p_off - p_applied, np.outer(g @ beta, g @ beta), atol=1e-6)
+
+
+def test_a_significant_bias_estimate_is_applied() -> None:
+    rng = np.random.default_rng(9)
+    beta = np.array([500.0, 2e-3, 2e-3])
+    est = BiasEstimator("JPN")
+    cov = np.diag([60.0**2] * 3)
+    t = np.arange(0.0, 60.0, 5.0)
+    for ti, r in zip(t, _path(t), strict=True):
+        r_kor = r + site_jacobian(SITE, r) @ beta + rng.multivariate_normal(np.zeros(3), cov)
+        est.update(float(ti), ("KOR", r_kor, cov, SITE), ("JPN", r, cov, None))
+    assert est.significant("KOR")
+    assert not est.significant("JPN")
+    r = _path(np.array([60.0]))[0]
+    offset, _ = est.offset("KOR", r, SITE, 60.0)
+    true_offset = site_jacobian(SITE, r) @ beta
+    assert np.linalg.norm(offset - true_offset) < 0.2 * np.linalg.norm(true_offset)

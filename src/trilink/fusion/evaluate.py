@@ -13,7 +13,7 @@ Carlo runs :func:`evaluate` over seeds (``benchmarks/fusion_mc.py``).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -46,13 +46,18 @@ __all__ = [
 Array = NDArray[np.float64]
 RadarBias = tuple[float, float, float]  # range (m), azimuth (mrad), elevation (mrad)
 MISSILE = "rv"
+LABEL_WINDOW = 10
+"""A track follows the body most of its last this many associated detections came from:
+a track that swaps from one object to another (re-entry vehicle and spent stage after
+separation) is then judged against the object it now follows, not the one it followed
+longest (a whole-life vote kept judging a track on the stage against the RV, NEES ~10²)."""
 
 
 @dataclass(frozen=True)
 class ReplayStep:
     """One tick: the confirmed tracks each nation reported (latest state per track) and
     the true object each national track follows (``{track number: body name}``, the body
-    most of its associated detections so far came from)."""
+    most of its last ``label_window`` associated detections came from)."""
 
     t_s: float
     t_rel_s: float
@@ -92,10 +97,13 @@ def replay_event(
     radar_bias: Mapping[str, RadarBias] | None = None,
     end_s: float | None = None,
     network: NetworkConfig | None = None,
+    label_window: int = LABEL_WINDOW,
 ) -> Replay:
     """Fly ``event_id`` and run every nation's sensors and tracker, 1 s ticks up to
     ``end_s`` seconds after launch (default: every body down). ``radar_bias`` gives some
-    radars (by id) a registration bias. Randomness: one generator seeded with ``seed``."""
+    radars (by id) a registration bias. A track's true object is the body most of its last
+    ``label_window`` associated detections came from. Randomness: one generator seeded
+    with ``seed``."""
     net = network or load_default_network()
     biases = dict(radar_bias or {})
     unknown = set(biases) - {r.id for r in net.radar}
@@ -106,7 +114,9 @@ def replay_event(
     suite = SensorSuite(traj, radars, list(net.infrared), np.random.default_rng(seed))
     trackers = {n: Tracker(n) for n in net.nations}
     end = max(b.impact_s for b in traj.bodies) + 5.0 if end_s is None else end_s
-    votes: dict[str, Counter[str]] = {}
+    if label_window < 1:
+        raise ValueError(f"label_window must be at least 1, got {label_window}")
+    votes: dict[str, deque[str]] = {}
     steps: list[ReplayStep] = []
     t_rel = 0.0
     while t_rel <= end:
@@ -121,11 +131,18 @@ def replay_event(
                 latest[trk.track_id] = trk
             labels = [d.truth_id for d in dets]
             for body, track_id in label_assignments(tracker.associations(), labels).items():
-                votes.setdefault(track_id, Counter())[body] += 1
-        truth_of = {k: v.most_common(1)[0][0] for k, v in votes.items()}
+                votes.setdefault(track_id, deque(maxlen=label_window)).append(body)
+        truth_of = {k: _most_recent_majority(v) for k, v in votes.items()}
         steps.append(ReplayStep(t, t_rel, tuple(latest.values()), truth_of))
         t_rel += 1.0
     return Replay(event_id, seed, traj, tuple(steps), tuple(radars))
+
+
+def _most_recent_majority(labels: deque[str]) -> str:
+    """The most frequent label; a tie goes to the one seen most recently."""
+    counts = Counter(labels)
+    top = max(counts.values())
+    return next(lab for lab in reversed(labels) if counts[lab] == top)
 
 
 @dataclass
@@ -174,6 +191,10 @@ class FusionRun:
     fresh_systems: list[int] = field(default_factory=list)
     most_national: list[int] = field(default_factory=list)
     errors: dict[str, SourceErrors] = field(default_factory=dict)
+    missile_tracks: list[Track] = field(default_factory=list)
+    """The fused track on the missile at each tick it had one (as in ``errors["fused"]``)."""
+    missile_paths: list[Array] = field(default_factory=list)
+    """For each of ``missile_tracks``, its system track's fused positions so far (K, 3)."""
 
     def excess_systems(self, since_s: float = 0.0) -> list[tuple[float, int]]:
         """Ticks (from ``since_s`` on) at which the picture held more recently updated
@@ -264,15 +285,21 @@ def fuse_replay(
             sum(1 for st in picture.system_tracks() if st.fresh(step.t_s, fresh_s))
         )
         run.most_national.append(max(Counter(trk.nation for trk in step.tracks).values()))
-        _measure(run, replay, step, labels)
+        _measure(run, replay, step, labels, fresh_s)
     return run
 
 
 def _measure(
-    run: FusionRun, replay: Replay, step: ReplayStep, labels: Mapping[str, str | None]
+    run: FusionRun,
+    replay: Replay,
+    step: ReplayStep,
+    labels: Mapping[str, str | None],
+    fresh_s: float,
 ) -> None:
-    """Errors on the missile at this tick: the fused track that follows it (the one with
-    most members if it is duplicated) and each nation's track that follows it."""
+    """Errors on the missile at this tick: the fused track that follows it (if it is
+    duplicated, the one with most members updated within ``fresh_s``, not most members
+    ever: an old system track keeps its members' histories) and each nation's track that
+    follows it."""
     truth = replay.truth(MISSILE, step.t_rel_s)
     on_missile = [
         st
@@ -280,10 +307,12 @@ def _measure(
         if labels.get(st.system_id) == MISSILE and st.fused is not None
     ]
     if on_missile:
-        st = max(on_missile, key=lambda s: len(s.members))
+        st = max(on_missile, key=lambda s: (len(s.fresh(step.t_s, fresh_s)), -len(s.members)))
         assert st.fused is not None
         x, p = predict_track(st.fused, step.t_s)
         run.errors.setdefault("fused", SourceErrors()).add(step.t_rel_s, x, p, truth)
+        run.missile_tracks.append(st.fused)
+        run.missile_paths.append(np.array([h.state[:3] for h in st.fused_history[-600::10]]))
     for trk in step.tracks:
         if step.truth_of.get(trk.track_id) == MISSILE:
             x, p = predict_track(trk, step.t_s)

@@ -12,15 +12,20 @@ Every national track (own or received) is mapped to one system track of this nod
   same system track; members are corrected (``r - b``, covariance ``+ P_b``) before they
   are gated or fused, so gates start wide (the prior) and tighten as offsets are learnt.
 * **Association.** A new national track joins the nearest system track (χ² gate on
-  de-biased positions) holding no fresh track of the same nation, or starts a new one.
-  Two system tracks whose fresh members come from different nations and whose fused
+  de-biased positions) holding no live track (updated within ``exclusive_s``) of the same
+  nation, or starts a new one. Two system tracks whose live members come from different
+  nations and whose fused
   positions fall in the gate are merged (an object first tracked apart before the bias
   was learnt); the older number stays. A member that stays outside a wider gate
   (``split_chi2``) from every other nation's member for ``split_after`` updates in a row
   leaves for a system track of its own (a wrong first association).
-* **Fusion.** Fresh members' de-biased states are brought to a common time and fused by
-  inverse covariance intersection (default) or covariance intersection: consistent under
-  unknown common information, and never larger in trace than the best member.
+* **Fusion.** Each nation's latest fresh member's de-biased state is brought to a common
+  time and fused by inverse covariance intersection (default) or covariance intersection:
+  consistent under unknown common information, and never larger in trace than the best
+  member. Members are first tested against each other (position and velocity, χ² 6 dof):
+  one outvoted by the rest is not fused (a national track that swapped to the spent stage
+  or went overconfident through a manoeuvre), and a disagreement no majority settles
+  widens the fused covariance to cover every member (covariance union).
 * **Reporting responsibility.** One member holds it (``SystemTrack.reporting``): the
   fresh member with the smallest de-biased position covariance; another takes it only when
   its trace is below ``report_switch_ratio`` of the holder's, or the holder goes quiet.
@@ -51,6 +56,7 @@ Array = NDArray[np.float64]
 MemberKey = tuple[str, str]  # (originator nation, national track number)
 Fuser = Callable[[Array, Array, Array, Array], tuple[Array, Array]]
 GATE_CHI2_3DOF: Final = 16.27  # 99.9 %
+CONSISTENCY_CHI2_6DOF: Final = 22.46  # 99.9 %
 STALE_S: Final = 30.0
 FUSERS: Final[dict[str, Fuser]] = {
     "ci": covariance_intersection,
@@ -89,6 +95,14 @@ class PictureConfig:
         default=0.5,
         metadata={"doc": "hysteresis: a challenger's trace must be below this × the holder's"},
     )
+    exclusive_s: float = field(
+        default=5.0,
+        metadata={
+            "doc": "one track per nation per object: a nation's member updated within this "
+            "(s) keeps that nation's other tracks out of its system track (a national "
+            "track quiet for longer is taken as dropped or renumbered)"
+        },
+    )
     merge: bool = field(default=True, metadata={"doc": "merge system tracks of one object"})
     split_chi2: float = field(
         default=2.0 * GATE_CHI2_3DOF,
@@ -97,11 +111,20 @@ class PictureConfig:
     split_after: int = field(
         default=5, metadata={"doc": "a member suspect on this many updates in a row leaves"}
     )
+    consistency_chi2: float = field(
+        default=CONSISTENCY_CHI2_6DOF,
+        metadata={
+            "doc": "two members whose de-biased states (position and velocity) differ by more "
+            "than this χ² (6 dof) are inconsistent: an outvoted one is not fused, and "
+            "a disagreement no majority settles widens the fused covariance to cover "
+            "every member (covariance union). 0 turns the test off"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSERS:
             raise ValueError(f"PictureConfig: `fusion` must be one of {tuple(FUSERS)}")
-        for name in ("gate_chi2", "stale_s", "report_fresh_s"):
+        for name in ("gate_chi2", "stale_s", "report_fresh_s", "exclusive_s"):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"PictureConfig: `{name}` must be positive")
         if not 0.0 < self.report_switch_ratio <= 1.0:
@@ -157,6 +180,36 @@ def predict_track(track: Track, t_s: float) -> tuple[Array, Array]:
     return ekf.predict(x, p, t_s - track.t_s, q_jerk=q_jerk, q_accel=0.01)
 
 
+def _latest_per_nation(
+    fresh: list[tuple[MemberKey, Track]],
+) -> list[tuple[MemberKey, Track]]:
+    """Each nation's most recently updated member only: a nation's older track of the
+    object (dropped and renumbered by its tracker) is superseded, not fused beside it."""
+    best: dict[str, tuple[MemberKey, float]] = {}
+    for k, m in fresh:
+        if k[0] not in best or m.t_s > best[k[0]][1]:
+            best[k[0]] = (k, m.t_s)
+    return [(k, m) for k, m in fresh if best[k[0]][0] == k]
+
+
+def _state_d2(xa: Array, pa: Array, xb: Array, pb: Array) -> float:
+    """χ² (6 dof) of the difference of two position-velocity states."""
+    d = xa[:6] - xb[:6]
+    return float(d @ np.linalg.solve(pa[:6, :6] + pb[:6, :6], d))
+
+
+def _loewner_upper_bound(a: Array, b: Array) -> Array:
+    """A covariance ``U`` with ``U ⪰ A`` and ``U ⪰ B`` (Uhlmann's covariance union step):
+    in the frame where ``A`` is the identity, ``B``'s eigenvalues below one are raised to
+    one."""
+    s = np.linalg.cholesky(a)
+    s_inv = np.linalg.inv(s)
+    m = s_inv @ b @ s_inv.T
+    w, v = np.linalg.eigh(0.5 * (m + m.T))
+    u = s @ v @ np.diag(np.maximum(w, 1.0)) @ v.T @ s.T
+    return np.asarray(0.5 * (u + u.T))
+
+
 def _position_d2(xa: Array, pa: Array, xb: Array, pb: Array) -> float:
     d = xa[:3] - xb[:3]
     return float(d @ np.linalg.solve(pa[:3, :3] + pb[:3, :3], d))
@@ -184,6 +237,8 @@ class Picture:
         self._pair_t: dict[tuple[MemberKey, MemberKey], float] = {}
         self._suspect: dict[MemberKey, int] = {}
         self.splits = 0
+        self.excluded = 0
+        self.unions = 0
         self._next = 1
 
     # -- queries --------------------------------------------------------------------------
@@ -251,8 +306,8 @@ class Picture:
         for st in self._systems:
             if st.fused is None:
                 continue
-            if any(k[0] == track.nation for k, _ in st.fresh(track.t_s, self.config.stale_s)):
-                continue  # one fresh track per nation per object
+            if any(k[0] == track.nation for k, _ in st.fresh(track.t_s, self.config.exclusive_s)):
+                continue  # one live track per nation per object
             xf, pf = predict_track(st.fused, track.t_s)
             d2 = _position_d2(x, p, xf, pf)
             if d2 < self.config.gate_chi2 and (best is None or d2 < best[0]):
@@ -320,11 +375,45 @@ class Picture:
         return new
 
     def _refresh(self, st: SystemTrack, t_s: float) -> None:
-        fresh = st.fresh(t_s, self.config.stale_s)
+        fresh = _latest_per_nation(st.fresh(t_s, self.config.stale_s))
         states = {k: self.corrected(m, t_s) for k, m in fresh}
         st.fused = self._fuse(st, fresh, states, t_s)
         st.fused_history.append(st.fused)
         self._assign_reporting(st, fresh, states, t_s)
+
+    def _consistent(
+        self, fresh: list[tuple[MemberKey, Track]], states: dict[MemberKey, tuple[Array, Array]]
+    ) -> tuple[list[tuple[MemberKey, Track]], bool]:
+        """The members to fuse and whether they still disagree.
+
+        Two members are inconsistent when their de-biased 6-states (position and
+        velocity) differ by more than ``consistency_chi2`` (their covariances summed: a
+        conservative test, as shared information only shrinks the difference). A member
+        inconsistent with a strict majority of the others while the rest agree among
+        themselves is left out (a national track that swapped to the spent stage, or one
+        overconfident through a manoeuvre); a disagreement no majority settles is
+        returned as such.
+        """
+        gate = self.config.consistency_chi2
+        if gate <= 0.0 or len(fresh) < 2:
+            return fresh, False
+        keys = [k for k, _ in fresh]
+        bad: dict[MemberKey, int] = dict.fromkeys(keys, 0)
+        disagree = False
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                if _state_d2(*states[a], *states[b]) > gate:
+                    bad[a] += 1
+                    bad[b] += 1
+                    disagree = True
+        if not disagree:
+            return fresh, False
+        n_other = len(keys) - 1
+        out = {k for k in keys if 2 * bad[k] > n_other and n_other >= 2}
+        kept = [(k, m) for k, m in fresh if k not in out]
+        if out and kept and all(bad[k] <= len(out) for k, _ in kept):
+            return kept, False
+        return fresh, True
 
     def _fuse(
         self,
@@ -333,16 +422,26 @@ class Picture:
         states: dict[MemberKey, tuple[Array, Array]],
         t_s: float,
     ) -> Track:
+        use, disagree = self._consistent(fresh, states)
         # Best member first: ties and near-ties then lean on the sharpest track.
-        order = sorted(fresh, key=lambda km: float(np.trace(states[km[0]][1][:3, :3])))
+        order = sorted(use, key=lambda km: float(np.trace(states[km[0]][1][:3, :3])))
         x, p = states[order[0][0]]
         for k, _ in order[1:]:
             xm, pm = states[k]
             x6, p6 = self._fuser(x[:6], p[:6, :6], xm[:6], pm[:6, :6])
             x, p = np.concatenate([x6, np.zeros(3)]), np.pad(p6, ((0, 3), (0, 3)))
             p[6:9, 6:9] = 1e-12 * np.eye(3)
-        members = [m for _, m in fresh]
-        n = members[0].state.shape[0] if len(members) == 1 else 6
+        if disagree:
+            p6 = p[:6, :6]
+            for k, _ in use:
+                xm, pm = states[k]
+                d = xm[:6] - x[:6]
+                p6 = _loewner_upper_bound(p6, pm[:6, :6] + np.outer(d, d))
+            x, p = x[:6].copy(), p6
+            self.unions += 1
+        self.excluded += len(fresh) - len(use)
+        members = [m for _, m in use]
+        n = members[0].state.shape[0] if len(members) == 1 and not disagree else 6
         return Track(
             track_id=st.system_id,
             nation=self.nation,
@@ -385,14 +484,17 @@ class Picture:
         if st.fused is None:
             return st
         stale = self.config.stale_s
-        mine = {k[0] for k, _ in st.fresh(t_s, stale)}
+        live = self.config.exclusive_s
+        mine = {k[0] for k, _ in st.fresh(t_s, live)}
         xs, ps = predict_track(st.fused, t_s)
         best: tuple[float, SystemTrack] | None = None
         for other in self._systems:
             if other is st or other.fused is None:
                 continue
-            theirs = {k[0] for k, _ in other.fresh(t_s, stale)}
-            if not theirs or mine & theirs:
+            if not other.fresh(t_s, stale):
+                continue
+            theirs = {k[0] for k, _ in other.fresh(t_s, live)}
+            if mine & theirs:
                 continue
             xo, po = predict_track(other.fused, t_s)
             d2 = _position_d2(xs, ps, xo, po)
