@@ -18,8 +18,13 @@ import pytest
 
 from trilink.errors import TransportError
 from trilink.sharing.cluster import STREAM, NatsCluster, consumer_name
-from trilink.sharing.transport.base import Transport
-from trilink.sharing.transport.jetstream import JetStreamTransport
+from trilink.sharing.transport.base import Outgoing, Transport
+from trilink.sharing.transport.jetstream import (
+    JetStreamTransport,
+    _batch_id,
+    _pack_batch,
+    _unpack_batch,
+)
 
 pytestmark = pytest.mark.jetstream
 
@@ -280,3 +285,181 @@ async def test_broker_refuses_links_without_agreement_traffic(
         await t.send("JPN", "USA", b"allowed", msg_id="deny-3")  # its own link still works
     finally:
         await t.close()
+
+
+# -- batches (send_many) ----------------------------------------------------------------
+
+
+def batch_frames(tag: str, dst: str, n: int, *, first: int = 0, pad: int = 0) -> list[Outgoing]:
+    return [
+        (dst, f"{tag}:{i}:".encode() + b"p" * pad, f"{tag}-{i}") for i in range(first, first + n)
+    ]
+
+
+def indices(rec: Recorder, tag: str) -> list[int]:
+    prefix = f"{tag}:".encode()
+    return [int(f.split(b":")[1]) for _, _, f in rec.calls if f.startswith(prefix)]
+
+
+async def test_send_many_batch_arrives_in_order_once_each(transport: JetStreamTransport) -> None:
+    rec = Recorder()
+    await start_all(transport, rec, ("JPN", "KOR"))
+    n = 600
+    # two links in one call, interleaved; and several calls at once on the same links
+    to_jpn, to_kor = batch_frames("bJ", "JPN", n), batch_frames("bK", "KOR", n)
+    mixed = [f for pair in zip(to_jpn, to_kor, strict=True) for f in pair]
+    third = len(mixed) // 3
+    results = await asyncio.gather(
+        transport.send_many("USA", mixed[:third]),
+        transport.send_many("USA", mixed[third : 2 * third]),
+        transport.send_many("USA", mixed[2 * third :]),
+    )
+    assert all(r is None for result in results for r in result)
+    await transport.drain(timeout_s=30)
+    assert indices(rec, "bJ") == list(range(n))
+    assert indices(rec, "bK") == list(range(n))
+    assert all(src == "USA" for _, src, _ in rec.calls)
+    assert {nation for nation, _, f in rec.calls if f.startswith(b"bJ:")} == {"JPN"}
+    assert {nation for nation, _, f in rec.calls if f.startswith(b"bK:")} == {"KOR"}
+    assert 0 < transport.batches_received < 2 * n / 10, "one call's frames travel in batches"
+
+
+async def test_send_many_retry_of_the_same_batch_is_stored_once(
+    jetstream_cluster: NatsCluster,
+) -> None:
+    frames = batch_frames("retry", "USA", 50)
+    rec = Recorder()
+    receiver = JetStreamTransport.from_cluster(jetstream_cluster.info(), ["USA"])
+    senders = [JetStreamTransport.from_cluster(jetstream_cluster.info(), ["KOR"]) for _ in range(2)]
+    try:
+        await receiver.start("USA", rec.handler("USA"))
+        assert await senders[0].send_many("KOR", frames) == [None] * len(frames)
+        # the same batch again: from the same transport, and as a restarted sender would
+        assert await senders[0].send_many("KOR", frames) == [None] * len(frames)
+        assert await senders[1].send_many("KOR", frames) == [None] * len(frames)
+        deadline = time.monotonic() + 15
+        while len(rec.calls) < len(frames) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)  # give a wrongly stored copy time to show up
+        assert indices(rec, "retry") == list(range(len(frames)))
+        assert receiver.duplicates_skipped == 0, "the stream, not the receiver, dropped them"
+        # the same frames in other batches (other ids): the receiver hands them over once
+        again = batch_frames("retry", "USA", 20, first=10)
+        assert await senders[1].send_many("KOR", again) == [None] * len(again)
+        deadline = time.monotonic() + 15
+        while receiver.duplicates_skipped < len(again) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert receiver.duplicates_skipped == len(again)
+        assert indices(rec, "retry") == list(range(len(frames)))
+    finally:
+        for t in (receiver, *senders):
+            await t.close()
+
+
+async def test_single_sends_and_batches_mixed_keep_link_order(
+    jetstream_cluster: NatsCluster, transport: JetStreamTransport
+) -> None:
+    rec = Recorder()
+    await transport.start("USA", rec.handler("USA"))
+    creds = jetstream_cluster.credentials("KOR")
+    nc = await nats.connect(
+        servers=list(creds.servers),
+        user=creds.user,
+        password=creds.password,
+        inbox_prefix=creds.inbox_prefix,
+    )
+    try:
+        js = nc.jetstream(timeout=10)
+        i = 0
+        for round_ in range(6):
+            # a plain single-frame publish, as older versions stored every frame
+            await js.publish(
+                "trilink.link.KOR.USA", f"mix:{i}".encode(), headers={"Nats-Msg-Id": f"mix-{i}"}
+            )
+            i += 1
+            await transport.send("KOR", "USA", f"mix:{i}".encode(), msg_id=f"mix-{i}")
+            i += 1
+            size = 5 + 40 * round_
+            batch = batch_frames("mix", "USA", size, first=i)
+            assert await transport.send_many("KOR", batch) == [None] * size
+            i += size
+            # pipelined single sends and a batch at once
+            singles = [
+                transport.send("KOR", "USA", f"mix:{j}".encode(), msg_id=f"mix-{j}")
+                for j in range(i, i + 20)
+            ]
+            await asyncio.gather(
+                *singles, transport.send_many("KOR", batch_frames("mix", "USA", 30, first=i + 20))
+            )
+            i += 50
+    finally:
+        await nc.close()
+    deadline = time.monotonic() + 30
+    while len(indices(rec, "mix")) < i and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert indices(rec, "mix") == list(range(i))
+
+
+async def test_batch_bigger_than_the_limit_is_split_in_order(
+    jetstream_cluster: NatsCluster,
+) -> None:
+    rec = Recorder()
+    small = JetStreamTransport.from_cluster(jetstream_cluster.info(), max_batch_bytes=4096)
+    # a limit above the server's max payload (1 MiB) is capped below it
+    huge = JetStreamTransport.from_cluster(jetstream_cluster.info(), max_batch_bytes=1 << 30)
+    try:
+        await small.start("USA", rec.handler("USA"))
+        n = 200
+        assert await small.send_many("KOR", batch_frames("split", "USA", n, pad=300)) == [None] * n
+        await small.drain(timeout_s=30)
+        assert indices(rec, "split") == list(range(n))
+        assert small.batches_received >= n * 300 // 4096
+        # 3 MiB in one call: more than one server message can carry
+        m = 300
+        big = batch_frames("huge", "USA", m, pad=10_000)
+        assert await huge.send_many("KOR", big) == [None] * m
+        deadline = time.monotonic() + 30
+        while len(indices(rec, "huge")) < m and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert indices(rec, "huge") == list(range(m))
+    finally:
+        await small.close()
+        await huge.close()
+
+
+async def test_stop_mid_batch_resumes_after_the_last_handled_frame(
+    transport: JetStreamTransport,
+) -> None:
+    rec = Recorder()
+    rec.delay_s = 0.002
+    await transport.start("KOR", rec.handler("KOR"))
+    n = 400
+    frames = batch_frames("midb", "KOR", n)
+    assert await transport.send_many("USA", frames) == [None] * n
+    while len(rec.returned) < 50:
+        await asyncio.sleep(0.002)
+    await transport.stop("KOR")  # inside a batch, possibly inside a handler
+    assert len(rec.returned) < n
+    await transport.start("KOR", rec.handler("KOR"))
+    await transport.drain(timeout_s=30)
+    returned = [int(f.split(b":")[1]) for _, _, f in rec.returned]
+    assert returned == list(range(n)), "every frame handled once, in order"
+    called = Counter(int(f.split(b":")[1]) for _, _, f in rec.calls)
+    unfinished = {i for i, c in called.items() if c > 1}
+    assert len(unfinished) <= 1, f"only an interrupted handler is repeated, got {unfinished}"
+    assert transport.duplicates_skipped == 0, "resumed inside the batch, not by msg id"
+
+
+def test_batch_payload_round_trip_and_malformed() -> None:
+    entries = [("a-1", b""), ("b.2", b"x" * 70_000), ("c", b"\x00\xff")]
+    data = _pack_batch(entries)
+    assert _unpack_batch(data, 3) == entries
+    with pytest.raises(ValueError, match="header says"):
+        _unpack_batch(data, 2)
+    with pytest.raises(ValueError):
+        _unpack_batch(data[:-1], 3)
+    with pytest.raises(ValueError):
+        _unpack_batch(data + b"\x00", 3)
+    assert _batch_id("KOR", "USA", entries) == _batch_id("KOR", "USA", list(entries))
+    assert _batch_id("KOR", "USA", entries) != _batch_id("KOR", "USA", entries[:2])
+    assert _batch_id("KOR", "USA", entries) != _batch_id("KOR", "JPN", entries)

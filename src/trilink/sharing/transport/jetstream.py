@@ -3,21 +3,30 @@
 Each local nation has one NATS connection with *its own* credentials (see
 :mod:`trilink.sharing.cluster`), so the broker enforces what it may write and read:
 
-- :meth:`JetStreamTransport.send` publishes on ``trilink.link.<src>.<dst>`` with the
-  ``Nats-Msg-Id`` header (the stream keeps one copy per id for two minutes) and waits for
-  the stream's acknowledgement: the frame is then on a quorum of replicas. A missing
-  acknowledgement (a server died, a leader is being elected) is retried with the same id
-  and growing pauses until ``send_timeout_s``; then :class:`~trilink.errors.TransportError`.
-  Concurrent sends go on the wire in call order and wait for their acknowledgements
-  together, so many can be in flight (at most ``max_in_flight`` per nation). Frames are
-  handed over in the order the stream stored them; when a failover makes pipelined
-  sends retry, a retried frame can be stored after a later call's frame (a caller that
-  needs call order across failures awaits each send, as the node does).
+- Sending: each link (``src`` → ``dst``) has a queue; :meth:`JetStreamTransport.send`
+  and :meth:`~JetStreamTransport.send_many` put frames on it and return once they are
+  stored. A link publishes on ``trilink.link.<src>.<dst>``, one stream message at a time
+  (``max_link_in_flight``): whatever queued up while the previous one was being stored
+  goes next as one *batch* message, at most ``max_batch_bytes`` (capped below the
+  server's maximum payload; more is split in order). So an idle link sends each frame at
+  once, and a busy one a few large messages instead of thousands of small ones. A lone
+  frame is published as it is, with its ``Nats-Msg-Id``; a batch carries the header
+  ``Trilink-Batch: <count>`` and its entries (each frame with its msg id, see
+  :func:`_pack_batch`), with a ``Nats-Msg-Id`` derived from the ids it contains (the
+  stream keeps one copy per id for two minutes, so a retried batch is stored once).
+  The publish waits for the stream's acknowledgement: the message is then on a quorum of
+  replicas. A missing acknowledgement (a server died, a leader is being elected) is
+  retried with the same id and growing pauses until ``send_timeout_s``; then every frame
+  of the message fails with :class:`~trilink.errors.TransportError`. With one message in
+  flight per link, frames are stored in the order they were queued, retries included.
 - :meth:`JetStreamTransport.start` reads the nation's durable pull consumer
   ``rx-<nation>`` in batches and hands frames to the handler one at a time, in stream
-  order; a frame is acknowledged after its handler returns. A handler that raises stops
-  that nation's delivery, as a crashed node would; :meth:`~JetStreamTransport.drain`
-  reports it.
+  order (a batch message's frames in their order); a stream message is acknowledged
+  after the handlers of all its frames returned. A handler that raises stops that
+  nation's delivery, as a crashed node would; :meth:`~JetStreamTransport.drain` reports
+  it. If delivery stops inside a batch, it resumes after the last frame handled. A frame
+  whose msg id this process handled lately (one of the last 100,000 per nation) is not
+  handed over again, whatever message carries it.
 
 Order and exactly-once while running. The consumer redelivers a frame whose
 acknowledgement was lost (a server died before it was replicated); the receiver
@@ -35,12 +44,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import re
+import struct
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -59,16 +70,22 @@ from trilink.sharing.cluster import (
     consumer_name,
     link_subject,
 )
-from trilink.sharing.transport.base import Handler, Transport
+from trilink.sharing.transport.base import Handler, Outgoing, Transport
 
 __all__ = ["JetStreamTransport"]
 
 log = logging.getLogger(__name__)
 
 _MSG_ID: Final = "Nats-Msg-Id"
+_BATCH: Final = "Trilink-Batch"
+_ENTRY_HEAD: Final = struct.Struct(">HI")  # a batch entry: msg id length, frame length
+_MAX_MSG_ID: Final = 1024
+_PAYLOAD_HEADROOM: Final = 4096  # for the headers, below the server's max payload
+_PULL_BYTES: Final = 64 * 1024 * 1024  # at most this much asked for by one pull request
 _STATUS: Final = "Status"
 _DESCRIPTION: Final = "Description"
 _NATION_RE: Final = re.compile(r"[A-Z]{3}")
+_VALID_NATIONS: Final[set[str]] = set()  # codes _NATION_RE matched (a cache)
 _VIOLATION_RE: Final = re.compile(
     r"Permissions Violation for (Publish|Subscription) to \"?([^\"\s']+)", re.IGNORECASE
 )
@@ -286,11 +303,51 @@ class _Receiver:
     sub: Subscription | None = field(default=None, repr=False)
 
 
+@dataclass(slots=True, eq=False)
+class _Call:
+    """One call of :meth:`JetStreamTransport.send_many`: its results, filled in as its
+    frames are stored or fail, and a future done once none remains."""
+
+    results: list[TransportError | None]
+    remaining: int
+    done: asyncio.Future[None]
+    cancelled: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """A frame queued on a link: its id, bytes, and where its outcome goes."""
+
+    msg_id: str
+    frame: bytes
+    call: _Call
+    index: int
+
+    @property
+    def cost(self) -> int:
+        return len(self.frame) + len(self.msg_id) + _ENTRY_HEAD.size
+
+
+@dataclass(slots=True, eq=False)
+class _Link:
+    """One outgoing link's queue and the number of its stream messages in flight."""
+
+    queue: deque[_Entry] = field(default_factory=deque)
+    busy: int = 0
+
+
 class JetStreamTransport(Transport):
     """Frames over NATS JetStream, one connection per local nation with its credentials.
 
     ``credentials`` names the nations this process hosts (one for ``trilink node``, all
     for the demo). Build it from a running cluster with :meth:`from_cluster`.
+
+    Sending options: ``max_batch_bytes`` and ``max_batch_frames`` bound one batch message
+    (the bytes are capped below the server's maximum payload); ``max_link_in_flight`` is
+    how many stream messages a link has in flight (1 keeps the queue's order across
+    retries and makes a busy link's batches large; more lowers the wait behind a slow
+    acknowledgement at the cost of more, smaller messages and possible reordering on a
+    failover); ``max_in_flight`` bounds a nation's publishes across its links.
     """
 
     name = "jetstream"
@@ -306,6 +363,9 @@ class JetStreamTransport(Transport):
         connect_timeout_s: float = 5.0,
         drain_timeout_s: float = 60.0,
         max_in_flight: int = 1024,
+        max_batch_bytes: int = 256 * 1024,
+        max_batch_frames: int = 1024,
+        max_link_in_flight: int = 1,
     ) -> None:
         if not credentials:
             raise TransportError(
@@ -320,10 +380,18 @@ class JetStreamTransport(Transport):
         self.connect_timeout_s = connect_timeout_s
         self.drain_timeout_s = drain_timeout_s
         self.max_in_flight = max_in_flight
+        self.max_batch_bytes = max_batch_bytes
+        self.max_batch_frames = max(1, max_batch_frames)
+        self.max_link_in_flight = max(1, max_link_in_flight)
+        self._links: dict[tuple[str, str], _Link] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._conns: dict[str, _Connection] = {}
         self._connecting: dict[str, asyncio.Future[_Connection]] = {}
         self._receivers: dict[str, _Receiver] = {}
         self._handled_seq: dict[str, int] = {}
+        # (stream sequence, frames of it handled) of a batch whose handling was cut short
+        self._partial: dict[str, tuple[int, int]] = {}
         self._stopped_at: dict[str, float] = {}
         # drain accounting per local nation: ids accepted and not handled yet, ids being
         # sent, and the ids handled lately (a send can return after its frame is handled)
@@ -334,6 +402,9 @@ class JetStreamTransport(Transport):
         self._failure: BaseException | None = None
         self.delivered = 0
         self.redelivered_skipped = 0
+        self.duplicates_skipped = 0
+        self.batches_received = 0
+        self.malformed = 0
 
     @classmethod
     def from_cluster(
@@ -392,21 +463,151 @@ class JetStreamTransport(Transport):
     # -- sending ------------------------------------------------------------------------
 
     async def send(self, src: str, dst: str, frame: bytes, *, msg_id: str) -> None:
-        for role, nation in (("src", src), ("dst", dst)):
-            if not _NATION_RE.fullmatch(nation):
-                raise TransportError(
-                    f"{role} {nation!r} is not an ISO 3166 alpha-3 nation code (subject "
-                    "tokens must be three upper-case letters)"
-                )
-        if not msg_id or any(c in msg_id for c in "\r\n"):
-            raise TransportError(f"msg_id {msg_id!r} must be a non-empty single-line string")
-        conn = self._conns.get(src) or await self._connection(src)
+        _check_nation("src", src)
+        (error,) = await self.send_many(src, [(dst, frame, msg_id)])
+        if error is not None:
+            raise error
+
+    async def send_many(self, src: str, frames: Sequence[Outgoing]) -> list[TransportError | None]:
+        """Queue ``frames`` on their links and return once each is stored (or failed).
+
+        Each link (``src`` → ``dst``) publishes its queue in order, at most
+        :attr:`max_link_in_flight` stream messages at a time: what queued up meanwhile
+        goes as one batch (one JetStream message of at most :attr:`max_batch_bytes`), so
+        under load a link sends few large messages, and an idle one sends each frame at
+        once. A batch that cannot be stored fails each of its frames."""
+        if not frames:
+            return []
+        results: list[TransportError | None] = [None] * len(frames)
+        try:
+            _check_nation("src", src)
+        except TransportError as exc:
+            return [exc] * len(frames)
+        valid: list[int] = []
+        for i, (dst, _, msg_id) in enumerate(frames):
+            try:
+                _check_nation("dst", dst)
+                _check_msg_id(msg_id)
+            except TransportError as exc:
+                results[i] = exc
+            else:
+                valid.append(i)
+        if not valid:
+            return results
+        try:
+            conn = self._conns.get(src) or await self._connection(src)
+        except TransportError as exc:
+            return [exc if r is None else r for r in results]
+        call = _Call(results, len(valid), asyncio.get_running_loop().create_future())
+        touched: dict[str, _Link] = {}
+        for i in valid:
+            dst, frame, msg_id = frames[i]
+            link = touched.get(dst) or self._link(src, dst)
+            touched[dst] = link
+            link.queue.append(_Entry(msg_id, frame, call, i))
+            if dst in self._credentials:
+                inflight = self._inflight.setdefault(dst, {})
+                inflight[msg_id] = inflight.get(msg_id, 0) + 1
+        for dst, link in touched.items():
+            self._pump(conn, src, dst, link)
+        try:
+            await call.done
+        except asyncio.CancelledError:
+            call.cancelled = True  # its frames not yet taken from their queues: never sent
+            raise
+        return results
+
+    def _link(self, src: str, dst: str) -> _Link:
+        link = self._links.get((src, dst))
+        if link is None:
+            link = self._links[(src, dst)] = _Link()
+        return link
+
+    def _pump(self, conn: _Connection, src: str, dst: str, link: _Link) -> None:
+        """Start publishing the link's queue, batch by batch, while it has room."""
+        while link.queue and link.busy < self.max_link_in_flight:
+            limit = self._batch_limit(conn)
+            chunk: list[_Entry] = []
+            size = 0
+            while link.queue and len(chunk) < self.max_batch_frames:
+                entry = link.queue[0]
+                if entry.call.cancelled:
+                    link.queue.popleft()
+                    self._settle(dst, entry, None)
+                    continue
+                if chunk and size + entry.cost > limit:
+                    break
+                link.queue.popleft()
+                chunk.append(entry)
+                size += entry.cost
+            if not chunk:
+                return
+            link.busy += 1
+            task = asyncio.get_running_loop().create_task(
+                self._publish_chunk(conn, src, dst, link, chunk),
+                name=f"trilink-jetstream-tx-{src}-{dst}",
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _publish_chunk(
+        self, conn: _Connection, src: str, dst: str, link: _Link, chunk: list[_Entry]
+    ) -> None:
+        error: TransportError | None = None
+        try:
+            unique: dict[str, bytes] = {}
+            for e in chunk:
+                unique.setdefault(e.msg_id, e.frame)  # copies of one id go once
+            await self._store(conn, src, dst, list(unique.items()))
+        except TransportError as exc:
+            error = exc
+        except asyncio.CancelledError:
+            error = TransportError(f"cannot send from {src}: the transport was closed")
+            raise
+        except BaseException as exc:
+            error = TransportError(f"sending from {src} to {dst} failed: {exc!r}")
+            raise
+        finally:
+            link.busy -= 1
+            for entry in chunk:
+                self._settle(dst, entry, error)
+            if not self._closing:
+                self._pump(conn, src, dst, link)
+
+    def _settle(self, dst: str, entry: _Entry, error: TransportError | None) -> None:
+        call = entry.call
+        call.results[entry.index] = error
+        call.remaining -= 1
+        if call.remaining == 0 and not call.done.done():
+            call.done.set_result(None)
+        if dst in self._credentials:
+            inflight = self._inflight[dst]
+            inflight[entry.msg_id] -= 1
+            if inflight[entry.msg_id] == 0:
+                del inflight[entry.msg_id]
+            self._changed.set()
+
+    def _batch_limit(self, conn: _Connection) -> int:
+        """The most bytes of entries one batch carries: below the server's max payload."""
+        server_max = conn.nc.max_payload or 1_048_576
+        return max(1024, min(self.max_batch_bytes, server_max - _PAYLOAD_HEADROOM))
+
+    async def _store(
+        self, conn: _Connection, src: str, dst: str, entries: list[tuple[str, bytes]]
+    ) -> None:
+        """Publish ``entries`` (``(msg id, frame)``) from ``src`` to ``dst`` as one stream
+        message (a single frame as it is; several as a batch) and wait for the stream to
+        store it, retrying with the same ``Nats-Msg-Id`` until ``send_timeout_s``."""
         subject = link_subject(src, dst)
-        headers = {_MSG_ID: msg_id}
+        if len(entries) == 1:
+            msg_id, payload = entries[0]
+            headers = {_MSG_ID: msg_id}
+            what = f"frame {msg_id}"
+        else:
+            payload = _pack_batch(entries)
+            headers = {_MSG_ID: _batch_id(src, dst, entries), _BATCH: str(len(entries))}
+            what = f"batch of {len(entries)} frames ({entries[0][0]} … {entries[-1][0]})"
         local = dst in self._credentials
-        if local:
-            inflight = self._inflight.setdefault(dst, {})
-            inflight[msg_id] = inflight.get(msg_id, 0) + 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.send_timeout_s
         pause = 0.05
@@ -418,7 +619,7 @@ class JetStreamTransport(Transport):
                 attempt += 1
                 token: str | None = None
                 try:
-                    token, fut = await conn.publish(subject, frame, headers)
+                    token, fut = await conn.publish(subject, payload, headers)
                     remaining = deadline - loop.time()
                     timer = loop.call_later(
                         max(0.01, min(self.ack_timeout_s, remaining)), _time_out, fut
@@ -437,7 +638,7 @@ class JetStreamTransport(Transport):
                     ) from exc
                 except nats.errors.MaxPayloadError as exc:
                     raise TransportError(
-                        f"frame of {len(frame)} bytes from {src} to {dst} exceeds the "
+                        f"{what} of {len(payload)} bytes from {src} to {dst} exceeds the "
                         f"server's maximum payload ({conn.nc.max_payload} bytes)"
                     ) from exc
                 except nats.errors.ConnectionClosedError as exc:
@@ -450,12 +651,12 @@ class JetStreamTransport(Transport):
                     problem, permanent, duplicate = _ack_problem(reply)
                     if problem is None:
                         if local:
-                            self._accepted(dst, msg_id, duplicate and attempt == 1)
+                            for msg_id, _ in entries:
+                                self._accepted(dst, msg_id, duplicate and attempt == 1)
                         return
                     if permanent:
                         raise TransportError(
-                            f"stream {STREAM} refused the frame from {src} to {dst} "
-                            f"(msg id {msg_id}): {problem}"
+                            f"stream {STREAM} refused the {what} from {src} to {dst}: {problem}"
                         )
                     last_problem = problem
                 finally:
@@ -463,7 +664,7 @@ class JetStreamTransport(Transport):
                         conn.forget(token)
                 if loop.time() + pause >= deadline:
                     raise TransportError(
-                        f"frame {msg_id} from {src} to {dst} was not stored within "
+                        f"{what} from {src} to {dst} was not stored within "
                         f"{self.send_timeout_s:.1f} s ({attempt} attempts; last: "
                         f"{last_problem}); the cluster may have lost its quorum. It counts "
                         "as not sent."
@@ -472,12 +673,6 @@ class JetStreamTransport(Transport):
                 pause = min(pause * 2, 0.5)
         finally:
             conn.window.release()
-            if local:
-                inflight = self._inflight[dst]
-                inflight[msg_id] -= 1
-                if inflight[msg_id] == 0:
-                    del inflight[msg_id]
-                self._changed.set()
 
     def _accepted(self, dst: str, msg_id: str, stored_before: bool) -> None:
         outstanding = self._outstanding.setdefault(dst, set())
@@ -567,9 +762,12 @@ class JetStreamTransport(Transport):
         conn = r.conn
         nc = conn.nc
         next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{consumer_name(r.nation)}"
-        request = json.dumps(
-            {"batch": self.batch, "expires": int(self.pull_expires_s * 1e9)}
-        ).encode()
+        # a pull's deliveries must fit the subscription's pending limits (a message dropped
+        # there as a slow consumer would be overtaken by newer ones): with batch messages
+        # of up to the server's max payload, fewer messages per pull
+        message_max = (nc.max_payload or 1_048_576) + _PAYLOAD_HEADROOM
+        pull = max(1, min(self.batch, _PULL_BYTES // message_max))
+        request = json.dumps({"batch": pull, "expires": int(self.pull_expires_s * 1e9)}).encode()
         while True:
             # (re)subscribe a fresh inbox: nothing of an abandoned pull can arrive on it
             await self._unsubscribe(r)
@@ -586,7 +784,11 @@ class JetStreamTransport(Transport):
             generation = conn.generation
             try:
                 inbox = nc.new_inbox()
-                r.sub = await nc.subscribe(inbox, pending_msgs_limit=4 * self.batch + 64)
+                r.sub = await nc.subscribe(
+                    inbox,
+                    pending_msgs_limit=4 * pull + 64,
+                    pending_bytes_limit=(pull + 4) * message_max,
+                )
             except (nats.errors.Error, OSError):
                 await asyncio.sleep(0.1)
                 continue
@@ -599,7 +801,7 @@ class JetStreamTransport(Transport):
                     resync = True
                     break
                 received = 0
-                while received < self.batch:
+                while received < pull:
                     try:
                         msg = await r.sub.next_msg(timeout=self.pull_expires_s + 1.0)
                     except (TimeoutError, nats.errors.TimeoutError):
@@ -637,20 +839,68 @@ class JetStreamTransport(Transport):
 
     async def _deliver(self, r: _Receiver, msg: Msg) -> None:
         sseq = _stream_seq(msg)
-        if sseq <= self._handled_seq.get(r.nation, 0):
+        nation = r.nation
+        if sseq <= self._handled_seq.get(nation, 0):
             # handled already; its acknowledgement was lost: acknowledge again
             self.redelivered_skipped += 1
             await _ack(msg)
             return
         parts = msg.subject.split(".")
         src = parts[2] if len(parts) == 4 else "?"
-        await r.handler(msg.data, src)
-        self._handled_seq[r.nation] = sseq
-        self.delivered += 1
+        headers = msg.headers
+        count = headers.get(_BATCH) if headers else None
+        if count is None:
+            msg_id = headers.get(_MSG_ID) if headers else None
+            if msg_id is None or msg_id not in self._recent.get(nation, ()):
+                await r.handler(msg.data, src)
+                self.delivered += 1
+            else:
+                self.duplicates_skipped += 1  # the same id handled before, in another message
+            self._handled_seq[nation] = sseq
+            await _ack(msg)
+            if msg_id is not None:
+                self._handled(nation, msg_id)
+            return
+        try:
+            entries = _unpack_batch(msg.data, int(count))
+        except ValueError as exc:
+            self.malformed += 1
+            log.error(
+                "dropped an unreadable batch from %s to %s (stream sequence %d): %s",
+                src,
+                nation,
+                sseq,
+                exc,
+            )
+            self._handled_seq[nation] = sseq
+            await _ack(msg)
+            return
+        self.batches_received += 1
+        partial_seq, done = self._partial.pop(nation, (0, 0))
+        k = done if partial_seq == sseq else 0
+        recent = self._recent.get(nation)
+        if recent is None:
+            recent = self._recent[nation] = _RecentIds()
+        outstanding = self._outstanding.setdefault(nation, set())
+        handler = r.handler
+        try:
+            while k < len(entries):
+                msg_id, frame = entries[k]
+                if msg_id in recent:
+                    self.duplicates_skipped += 1
+                else:
+                    await handler(frame, src)
+                    self.delivered += 1
+                    recent.add(msg_id)
+                    if msg_id in outstanding:
+                        outstanding.discard(msg_id)
+                        self._changed.set()
+                k += 1
+        finally:
+            if k < len(entries):  # cut short (stopped, or the handler failed): resume at k
+                self._partial[nation] = (sseq, k)
+        self._handled_seq[nation] = sseq
         await _ack(msg)
-        msg_id = msg.headers.get(_MSG_ID) if msg.headers else None
-        if msg_id is not None:
-            self._handled(r.nation, msg_id)
 
     def _handled(self, dst: str, msg_id: str) -> None:
         recent = self._recent.get(dst)
@@ -710,6 +960,17 @@ class JetStreamTransport(Transport):
             )
 
     async def close(self) -> None:
+        self._closing = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        closed = TransportError("cannot send: the transport was closed")
+        for (_, dst), link in self._links.items():
+            while link.queue:
+                self._settle(dst, link.queue.popleft(), closed)
+        self._links.clear()
+        self._closing = False
         for nation in list(self._receivers):
             await self.stop(nation)
         conns, self._conns = list(self._conns.values()), {}
@@ -799,3 +1060,66 @@ async def _ack(msg: Msg) -> None:
     # fire and forget: a lost acknowledgement means one redelivery, which is skipped
     with contextlib.suppress(nats.errors.Error, OSError):
         await msg.ack()
+
+
+def _check_nation(role: str, nation: str) -> None:
+    if nation in _VALID_NATIONS:
+        return
+    if not _NATION_RE.fullmatch(nation):
+        raise TransportError(
+            f"{role} {nation!r} is not an ISO 3166 alpha-3 nation code (subject "
+            "tokens must be three upper-case letters)"
+        )
+    if len(_VALID_NATIONS) < 1024:
+        _VALID_NATIONS.add(nation)
+
+
+def _check_msg_id(msg_id: str) -> None:
+    if not msg_id or "\n" in msg_id or "\r" in msg_id:
+        raise TransportError(f"msg_id {msg_id!r} must be a non-empty single-line string")
+    if len(msg_id) > _MAX_MSG_ID:
+        raise TransportError(f"msg_id {msg_id[:40]!r}… is longer than {_MAX_MSG_ID} characters")
+
+
+def _pack_batch(entries: Sequence[tuple[str, bytes]]) -> bytes:
+    """Several frames in one payload: per entry, its msg id length (2 bytes, big-endian),
+    frame length (4 bytes), msg id (UTF-8) and frame."""
+    parts: list[bytes] = []
+    for msg_id, frame in entries:
+        mid = msg_id.encode()
+        parts += (_ENTRY_HEAD.pack(len(mid), len(frame)), mid, frame)
+    return b"".join(parts)
+
+
+def _unpack_batch(data: bytes, count: int) -> list[tuple[str, bytes]]:
+    """The ``count`` entries of a :func:`_pack_batch` payload; ValueError if malformed."""
+    entries: list[tuple[str, bytes]] = []
+    view = memoryview(data)
+    pos = 0
+    head = _ENTRY_HEAD.size
+    try:
+        while pos < len(data):
+            id_len, frame_len = _ENTRY_HEAD.unpack_from(data, pos)
+            pos += head
+            end = pos + id_len + frame_len
+            if end > len(data):
+                raise ValueError(f"entry {len(entries)} runs past the end of the payload")
+            msg_id = bytes(view[pos : pos + id_len]).decode()
+            entries.append((msg_id, bytes(view[pos + id_len : end])))
+            pos = end
+    except struct.error as exc:
+        raise ValueError(f"truncated entry {len(entries)}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"entry {len(entries)} has an unreadable msg id: {exc}") from exc
+    if len(entries) != count:
+        raise ValueError(f"{len(entries)} entries, its header says {count}")
+    return entries
+
+
+def _batch_id(src: str, dst: str, entries: Sequence[tuple[str, bytes]]) -> str:
+    """The ``Nats-Msg-Id`` of a batch: from its frames' ids, so a retry of the same batch
+    is stored once."""
+    digest = hashlib.sha256(f"{src}>{dst}".encode())
+    for msg_id, _ in entries:
+        digest.update(b"\n" + msg_id.encode())
+    return f"batch-{len(entries)}-{digest.hexdigest()[:40]}"
