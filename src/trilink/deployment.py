@@ -36,6 +36,7 @@ from typing import Final
 
 import msgspec
 
+from trilink._runtime import settle_heap
 from trilink._tomlfile import config_error, parse_toml, read_config_text
 from trilink.config import NetworkConfig, load_default_network, load_network
 from trilink.errors import ConfigError
@@ -373,6 +374,7 @@ async def serve(
         AgreementsWatcher(deployment.agreements_path, reload, refused).run()
     )
     await node.start()
+    settle_heap()
     on_line(f"{nation} node up: relaying and receiving (Ctrl-C to stop)")
     try:
         await (stop or asyncio.Event()).wait()

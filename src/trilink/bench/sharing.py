@@ -46,6 +46,7 @@ from typing import Final, Literal
 import numpy as np
 from rich.table import Table
 
+from trilink._runtime import settle_heap
 from trilink.errors import TransportError
 from trilink.sharing.agreements import AgreementSet, load_default_agreements
 from trilink.sharing.audit import AuditLog
@@ -288,6 +289,7 @@ async def run_sharing(
             try:
                 await _throughput(pair, min(count, 2_000), window, scan)  # warm-up
                 await pair.settle(timeout_s=30.0)
+                settle_heap()  # as a node process does once it is set up
                 msgs_per_s = await _throughput(pair, count, window, scan)
                 await pair.settle(timeout_s=30.0)
                 if signed is None:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from trilink._runtime import settle_heap
 from trilink.sharing.agreements import AgreementSet, load_default_agreements
 from trilink.sharing.audit import AuditLog
 from trilink.sharing.cluster import ClusterInfo
@@ -48,6 +49,7 @@ async def _serve(root: Path, cluster_dir: Path) -> None:
         on_receive=ignore,
     )
     await node.start()
+    settle_heap()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes it
