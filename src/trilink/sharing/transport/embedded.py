@@ -9,11 +9,12 @@ first unacknowledged frame when it starts again, so no accepted frame is lost; t
 duplicates are frames whose handler had not returned, and the node discards them by the
 originator's sequence number.
 
-Checkpoints (folding the WAL into the database, with its fsyncs) run at most once a
-second, when a receiver has nothing queued, on a thread of their own with connections of
-their own: never inside whichever commit crosses SQLite's threshold, and never on the
-event loop (a checkpoint's fsync took tens of milliseconds here, and every frame in
-flight waited for it).
+Checkpoints (folding the WAL into the database) run on a thread of their own with
+connections of their own — never inside whichever commit crosses SQLite's threshold,
+never on the event loop — at most every ``checkpoint_s`` (30 s), when a receiver has run
+out of frames. Commits still slow down while one runs (measured here: with one a second
+under load the p99 at 5,000 msg/s went from ~1.5 ms to ~40 ms). The WAL grows meanwhile
+by what was sent (~1 KiB a frame).
 
 Durability: WAL with ``synchronous=NORMAL`` survives the crash of the process (each
 commit is in the operating system before ``send`` returns) but not the loss of power of
@@ -93,7 +94,7 @@ class EmbeddedTransport(Transport):
         *,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         cursor_every: int = 256,
-        checkpoint_s: float = 1.0,
+        checkpoint_s: float = 30.0,
     ) -> None:
         self.directory = directory
         self._synchronous = synchronous
@@ -194,9 +195,8 @@ class EmbeddedTransport(Transport):
         self._add_pending(-len(inbox.queue))
 
     def _checkpoint_if_due(self) -> None:
-        """Fold each log's WAL back into its database, at most every ``checkpoint_s`` and
-        only when a worker has run out of frames, on a worker thread (see the module's
-        docstring); one checkpoint at a time."""
+        """Fold each log's WAL back into its database on a worker thread (see the
+        module's docstring), at most every ``checkpoint_s``, one checkpoint at a time."""
         now = time.monotonic()
         if now - self._checkpointed_at < self._checkpoint_s:
             return
@@ -213,6 +213,11 @@ class EmbeddedTransport(Transport):
             db = self._checkpoint_dbs.get(path)
             if db is None:
                 db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                # NORMAL promises to survive the process's crash, not a power loss: its
+                # checkpoints need no fsync (whose stall held every commit waiting). FULL
+                # keeps them synced.
+                sync = "FULL" if self._synchronous == "FULL" else "OFF"
+                db.execute(f"PRAGMA synchronous={sync}")
                 self._checkpoint_dbs[path] = db
             try:
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")
