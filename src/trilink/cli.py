@@ -73,6 +73,14 @@ console = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True)
 
 
+SeedOption = Annotated[int, typer.Option(help="seed of every random draw")]
+DataDirOption = Annotated[Path, typer.Option(help="keys/ and audit/ are written here")]
+NetworkOption = Annotated[Path | None, typer.Option(help="network TOML (default: the shipped hub)")]
+AgreementsOption = Annotated[
+    Path | None, typer.Option(help="agreements TOML (default: the shipped 2023 hub)")
+]
+
+
 @app.command()
 def demo(
     event: Annotated[str, typer.Option(help="library event id (trilink events list)")] = (
@@ -81,16 +89,10 @@ def demo(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write the results as JSON to this file")
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed of every random draw")] = 2017,
-    data_dir: Annotated[Path, typer.Option(help="keys/ and audit/ are written here")] = Path(
-        "trilink-data"
-    ),
-    network: Annotated[
-        Path | None, typer.Option(help="network TOML (default: the shipped hub)")
-    ] = None,
-    agreements: Annotated[
-        Path | None, typer.Option(help="agreements TOML (default: the shipped 2023 hub)")
-    ] = None,
+    seed: SeedOption = 2017,
+    data_dir: DataDirOption = Path("trilink-data"),
+    network: NetworkOption = None,
+    agreements: AgreementsOption = None,
     ship: Annotated[
         list[str] | None,
         typer.Option(help="place a ship radar for this run: ID=LAT,LON (repeatable)"),
@@ -172,16 +174,10 @@ def replay(
         Path,
         typer.Option("--json", help="write truth, summaries, alerts and timeliness here"),
     ],
-    seed: Annotated[int, typer.Option(help="seed of every random draw")] = 2017,
-    data_dir: Annotated[Path, typer.Option(help="keys/ and audit/ are written here")] = Path(
-        "trilink-data"
-    ),
-    network: Annotated[
-        Path | None, typer.Option(help="network TOML (default: the shipped hub)")
-    ] = None,
-    agreements: Annotated[
-        Path | None, typer.Option(help="agreements TOML (default: the shipped 2023 hub)")
-    ] = None,
+    seed: SeedOption = 2017,
+    data_dir: DataDirOption = Path("trilink-data"),
+    network: NetworkOption = None,
+    agreements: AgreementsOption = None,
 ) -> None:
     """Replay one library launch through the whole chain; write each nation's summary,
     its alerts (J-Alert stages) and their timeliness as JSON."""

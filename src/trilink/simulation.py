@@ -152,35 +152,33 @@ class RunResult:
     timeliness: dict[str, Timeliness] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "simulation": True,
-            "event": self.event.id,
-            "truth": msgspec.to_builtins(self.truth),
-            "nations": {
-                n: {
-                    "summary": None if s is None else msgspec.to_builtins(s),
-                    "first_alert_s": self.first_alert_s[n],
-                    "first_detection_s": self.first_detection_s[n],
-                }
-                for n, s in self.summaries.items()
-            },
-            "rejected": self.rejected,
-            "audit_dir": str(self.audit_dir),
-        }
+        """The document ``trilink demo --json FILE`` writes."""
+        doc = self._document(
+            lambda n: {
+                "first_alert_s": self.first_alert_s[n],
+                "first_detection_s": self.first_detection_s[n],
+            }
+        )
+        return {**doc, "rejected": self.rejected, "audit_dir": str(self.audit_dir)}
 
     def replay_json(self) -> dict[str, object]:
         """Truth, and per nation its summary, its alerts (J-Alert stages) and their
         timeliness: the document ``trilink replay ID --json FILE`` writes."""
+        return self._document(
+            lambda n: {
+                "alerts": [a.to_json() for a in self.alerts.get(n, [])],
+                "timeliness": self.timeliness[n].to_json(),
+            }
+        )
+
+    def _document(self, per_nation: Callable[[str], dict[str, object]]) -> dict[str, object]:
+        """Truth and each nation's summary, with ``per_nation(n)``'s fields beside it."""
         return {
             "simulation": True,
             "event": self.event.id,
             "truth": msgspec.to_builtins(self.truth),
             "nations": {
-                n: {
-                    "summary": None if s is None else msgspec.to_builtins(s),
-                    "alerts": [a.to_json() for a in self.alerts.get(n, [])],
-                    "timeliness": self.timeliness[n].to_json(),
-                }
+                n: {"summary": None if s is None else msgspec.to_builtins(s), **per_nation(n)}
                 for n, s in self.summaries.items()
             },
         }
