@@ -125,17 +125,18 @@ class WarningCenter:
         """Advance to ``t_s``; return the products to share: launch estimates, impact
         predictions and the alerts of this nation's lifecycle
         (:class:`~trilink.alerting.lifecycle.AlertLifecycle`)."""
-        out: list[LaunchEstimate | ImpactPrediction | Alert] = list(self._products(t_s))
-        st = self.main_track()
+        st = self.main_track()  # once per tick: it scans every system track
+        out: list[LaunchEstimate | ImpactPrediction | Alert] = list(self._products(t_s, st))
         alive = st is not None and st.fused is not None and t_s - st.fused.t_s <= self.coast_s
         out += self.lifecycle.step(
             t_s, launch=self.best_launch(), impacts=self.impacts, track_alive=alive
         )
         return out
 
-    def _products(self, t_s: float) -> list[LaunchEstimate | ImpactPrediction]:
+    def _products(
+        self, t_s: float, st: SystemTrack | None
+    ) -> list[LaunchEstimate | ImpactPrediction]:
         out: list[LaunchEstimate | ImpactPrediction] = []
-        st = self.main_track()
         if st is None or st.fused is None:
             return out
         if self.first_alert_t_s is None:

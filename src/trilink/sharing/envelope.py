@@ -408,25 +408,7 @@ def _alert_from_wire(kind: Kind, wire: _AlertWire) -> Alert:
 
 
 def _track_arrays(wire: _TrackWire) -> tuple[StateVector, Covariance | None]:
-    """The state and covariance of a well-formed track payload in one conversion (the
-    common case, on every receive); anything unusual goes through the checks of
-    :func:`_track_from_wire` for its error message."""
-    n = len(wire.state)
-    cov = wire.cov
-    if n not in (3, 6, 9) or (cov is not None and len(cov) != n * n):
-        raise ValueError("not the common shape")
-    values = np.array(wire.state if cov is None else [*wire.state, *cov], dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError("not finite")
-    if cov is None:
-        return values, None
-    p = values[n:].reshape(n, n)
-    return values[:n], 0.5 * (p + p.T)
-
-
-def _checked_track_arrays(wire: _TrackWire) -> tuple[StateVector, Covariance | None]:
-    """The state and covariance with every check, raising MalformedMessage naming the
-    field (the slow path of :func:`_track_arrays`)."""
+    """The state and covariance, checked; raises MalformedMessage naming the field."""
     try:
         state = as_state(wire.state, dims=(3, 6, 9), name="track payload field `state`")
         n = state.shape[0]
@@ -443,10 +425,7 @@ def _checked_track_arrays(wire: _TrackWire) -> tuple[StateVector, Covariance | N
 
 
 def _track_from_wire(wire: _TrackWire) -> Track | PartialTrack:
-    try:
-        state, cov = _track_arrays(wire)
-    except (ValueError, TypeError):
-        state, cov = _checked_track_arrays(wire)
+    state, cov = _track_arrays(wire)
     n = state.shape[0]
     try:
         status = TrackState(wire.status)
