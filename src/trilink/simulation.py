@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ __all__ = [
     "Clock",
     "LinkEvent",
     "RunResult",
+    "Step",
     "TimelineEvent",
     "run_event",
     "run_event_on_jetstream",
@@ -131,6 +132,17 @@ class TimelineEvent:
     text: str
 
 
+@dataclass(frozen=True)
+class Step:
+    """What the chain holds at the end of one tick (1 s of event time), for observers (the
+    live picture, exports). The centres and nodes are live objects: read, don't keep."""
+
+    t_s: float
+    t_rel_s: float
+    centers: Mapping[str, WarningCenter]
+    nodes: Mapping[str, Node]
+
+
 @dataclass
 class RunResult:
     """What a run produced."""
@@ -203,6 +215,7 @@ async def run_event(
     topology_source: Callable[[], Topology] | None = None,
     linger_s: float = 0.0,
     estimate_faults: Sequence[EstimateFault] = (),
+    on_step: Callable[[Step], None] | None = None,
 ) -> RunResult:
     """Run one launch through the whole chain and return the results.
 
@@ -218,6 +231,7 @@ async def run_event(
     relaying that many wall-clock seconds after the event. ``estimate_faults`` are
     exercise injects (:class:`~trilink.alerting.warnings.EstimateFault`, their
     ``until_t_s`` in seconds after launch here): a bad early estimate at a nation.
+    ``on_step`` is called at the end of every tick with what the local nations hold.
     """
     wall0 = time.perf_counter()
     net = network or load_default_network()
@@ -377,6 +391,8 @@ async def run_event(
                     if t >= catch_up_until:
                         await nodes[n].publish(product, event_id=event.id, valid_time_s=t)
             await transport.drain()
+            if on_step is not None:
+                on_step(Step(t, t_rel, centers, nodes))
             t_rel += 1.0
         await asyncio.sleep(linger_s)
         await transport.drain()

@@ -99,13 +99,26 @@ async def test_no_impact_is_predicted_while_the_missile_is_still_boosting(
     tmp_path: Path, seed: int
 ) -> None:
     """A prediction made under thrust would place the impact near the launch site."""
-    from trilink.simulation import run_event
+    from trilink.simulation import Step, run_event
     from trilink.world.library import DEFAULT_EVENT_ID, load_library
 
+    steps: list[tuple[float, dict[str, int]]] = []
+
+    def observe(step: Step) -> None:
+        held = {n: len(c.picture.system_tracks()) for n, c in step.centers.items()}
+        steps.append((step.t_rel_s, held))
+
     result = await run_event(
-        load_library().get(DEFAULT_EVENT_ID), data_dir=tmp_path / "data", seed=seed
+        load_library().get(DEFAULT_EVENT_ID),
+        data_dir=tmp_path / "data",
+        seed=seed,
+        on_step=observe,
     )
     burnout = result.trajectory.t_launch_s + result.trajectory.burnout_s
     for center in result.centers.values():
         assert center.impacts
         assert min(i.t_valid_s for i in center.impacts) >= burnout
+    # the observer saw every tick, in order, and the pictures fill as the missile is tracked
+    assert [t for t, _ in steps] == [float(i) for i in range(len(steps))]
+    assert all(steps[-1][1][n] >= 1 for n in result.centers)
+    assert all(h == 0 for h in steps[0][1].values())
