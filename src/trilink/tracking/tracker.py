@@ -120,6 +120,13 @@ class TrackerConfig:
             "if their detections' ranges differ by this many noise sigmas"
         },
     )
+    merge_range_m: float = field(
+        default=150.0,
+        metadata={
+            "doc": "a split pair closer than this in a sensor's range (a few range cells) "
+            "that gets one report from it holds the track that took it (0: never)"
+        },
+    )
     ir_cue_window_s: float = field(
         default=20.0, metadata={"doc": "an infrared line of sight cues initiation this long"}
     )
@@ -729,7 +736,39 @@ class Tracker:
         ud = np.concatenate([ad, yd])
         hold = np.concatenate([amb, np.zeros(yt.size, dtype=bool)])
         ud, hold = self._keep_order(ut, ud, hold, ti, di, batch, rot)
+        hold = self._hold_lone(ut, hold, batch)
         return ut, ud, hold, rt, rd
+
+    def _hold_lone(
+        self, ut: NDArray[np.int64], hold: NDArray[np.bool_], batch: DetectionBatch
+    ) -> NDArray[np.bool_]:
+        """Hold a track of a split pair (one trails the other) that took a detection in a
+        scan in which its confirmed partner took none, while the sensor sees the two at
+        ranges closer than ``merge_range_m``: the lone report may be both objects in one
+        resolution cell (a power-weighted centroid, nearer the brighter stage) or either
+        one with the other missed, and updating whichever track is nearer with it pulls
+        that track onto the other object. Range tells the pair apart a few range cells
+        on; until then the sensors that resolve the pair carry both tracks."""
+        tr, cfg = self._tr, self.config
+        linked = np.flatnonzero((tr.trails > 0) & (tr.number > 0))
+        if not linked.size or not ut.size or cfg.merge_range_m <= 0.0:
+            return hold
+        row_of = {int(sv): r for r, sv in enumerate(tr.serial.tolist())}
+        took = np.zeros(len(tr), dtype=bool)
+        took[ut] = True
+        lone: set[int] = set()
+        rng = np.linalg.norm(tr.x[:, :3] - batch.sensor_ecef_m, axis=1)
+        for trailer in linked.tolist():
+            leader = row_of.get(int(tr.trails[trailer]))
+            if leader is None or tr.number[leader] == 0 or took[leader] == took[trailer]:
+                continue
+            if abs(float(rng[leader] - rng[trailer])) < cfg.merge_range_m:
+                lone.add(leader if took[leader] else trailer)
+        if not lone:
+            return hold
+        hold = hold.copy()
+        hold[np.isin(ut, list(lone))] = True
+        return hold
 
     def _lead_pick(
         self,
@@ -803,7 +842,9 @@ class Tracker:
         if ut.size < 2:
             return ud, hold
         z, sig = batch.z, batch.sigma
-        close_pairs = _candidate_pairs(ut, tr.serial, tr.trails, ti, di)
+        close_pairs = _candidate_pairs(
+            ut, tr.serial, tr.trails, ti, di, self._near_taken(ut, ud, batch, rot)
+        )
         if not close_pairs.size:
             return ud, hold
         gated = set(zip(ti.tolist(), di.tolist(), strict=True))
@@ -847,6 +888,33 @@ class Tracker:
             hold[lead_k] = (lead_row, a) not in gated
             hold[k] = (row, b) not in gated
         return ud, hold
+
+    def _near_taken(
+        self, ut: NDArray[np.int64], ud: NDArray[np.int64], batch: DetectionBatch, rot: Array
+    ) -> NDArray[np.int64]:
+        """Pairs (k1, k2) of positions in ``ut`` of confirmed tracks whose detections of
+        this scan are close (``split_near_chi2``, measurement noise only) and move alike
+        (range-rates within three separation-speed sigmas): two tracks of one group of
+        objects, whatever their gates. Two such tracks whose gates no longer overlap would
+        otherwise each take, sensor by sensor, the detection nearest its own estimate;
+        once one sensor's choice differs from another's, each track is held by one
+        object's range in one sensor and the other's in the next, a compromise off both
+        objects in cross-range that the precise ranges keep confirming."""
+        cfg = self.config
+        firm = np.flatnonzero(self._tr.number[ut] > 0)
+        if firm.size < 2:
+            return np.zeros((0, 2), dtype=np.int64)
+        z, sig = batch.z[ud[firm]], batch.sigma[ud[firm]]
+        pos = _detection_positions(z, batch.sensor_ecef_m, rot)
+        spread = np.stack([sig[:, 0], z[:, 0] * sig[:, 1], z[:, 0] * sig[:, 2]], axis=1)
+        radius = math.sqrt(2.0 * cfg.split_near_chi2) * float(spread.max())
+        pairs = cKDTree(pos).query_pairs(radius, output_type="ndarray").reshape(-1, 2)
+        a, b = pairs[:, 0], pairs[:, 1]
+        y = ekf.wrap_innovation(z[a], z[b])
+        d2 = np.sum(y * y / (sig[a] ** 2 + sig[b] ** 2), axis=1)
+        keep = (d2 < cfg.split_near_chi2) & (np.abs(y[:, 3]) <= 3.0 * cfg.split_sigma_speed_mps)
+        out = np.sort(firm[pairs[keep]], axis=1)
+        return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
     def _split(
         self,
@@ -1012,9 +1080,11 @@ def _candidate_pairs(
     trails: NDArray[np.int64],
     ti: NDArray[np.int64],
     di: NDArray[np.int64],
+    near: NDArray[np.int64],
 ) -> NDArray[np.int64]:
     """Pairs (k1, k2) of positions in ``ut`` (the tracks that took a detection) that may be
-    closely spaced objects of one group: one trails the other, or both gate one detection."""
+    closely spaced objects of one group: one trails the other, both gate one detection, or
+    (``near``, pairs of positions) their detections are close."""
     pos = np.full(serial.size, -1, dtype=np.int64)
     pos[ut] = np.arange(ut.size)
     out: list[tuple[int, int]] = []
@@ -1033,6 +1103,7 @@ def _candidate_pairs(
             a, b = int(pos[ti[order[j]]]), int(pos[ti[order[j + 1]]])
             if a >= 0 and b >= 0 and a != b:
                 out.append((min(a, b), max(a, b)))
+    out += [(int(a), int(b)) for a, b in near.tolist()]
     if not out:
         return np.zeros((0, 2), dtype=np.int64)
     return np.unique(np.array(out, dtype=np.int64), axis=0)
