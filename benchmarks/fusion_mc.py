@@ -9,6 +9,12 @@ re-entry vehicle (RV):
   the 95 % two-sided band of a mean of K independent χ²(6) samples (K the ticks with a
   fused RV track; the ticks are correlated in time, so the band is a narrow yardstick),
   and the share of ticks whose NEES lies in the single-sample 95 % interval of χ²(6);
+* the average NEES over runs at each tick (ANEES, Bar-Shalom, Li & Kirubarajan §5.4):
+  at each second after launch, the mean over the runs with a fused RV track then, against
+  the 95 % band of a mean of n independent χ²(6) (n those runs): the share of ticks inside
+  the band, below it (conservative) and above it (overconfident), by phase of flight;
+  this is the textbook consistency test, as the runs are independent where the ticks of
+  one run are not;
 * the fused position RMSE beside each nation's, each pair over the ticks at which both
   had a track on the RV;
 * the excess system tracks: ticks at which the picture held more recently updated system
@@ -81,6 +87,7 @@ class NodeResult:
     contained: dict[str, bool | None]
     fuse_s: float
     nees_samples: list[float] = field(default_factory=list)
+    nees_t_rel_s: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -147,6 +154,7 @@ def one_run(args: tuple[str, int, tuple[str, ...], bool, tuple[float, ...]]) -> 
                 contained=_containment(run, replay.trajectory.t_launch_s, impact, times_s),
                 fuse_s=fuse_s,
                 nees_samples=nees.tolist(),
+                nees_t_rel_s=list(fused.t_rel_s) if fused else [],
             )
         )
     return RunResult(seed, replay_s, results)
@@ -193,6 +201,7 @@ def report(results: list[RunResult], nodes: tuple[str, ...], times_s: tuple[floa
             f"{sum(in_band)}/{len(rows)} runs inside their own band, "
             f"{sum(1 for _, n in rows if n.nees_mean > nees_band(n.nees_k)[1])} above it"
         )
+        _report_anees([n for _, n in rows])
         for nation in NATIONS:
             pairs = [n.rmse_paired[nation] for _, n in rows if n.rmse_paired[nation][2]]
             if not pairs:
@@ -221,6 +230,40 @@ def report(results: list[RunResult], nodes: tuple[str, ...], times_s: tuple[floa
         print(
             f"  runtime: replay {np.mean([r.replay_s for r, _ in rows]):.1f} s, "
             f"fusion {np.mean([n.fuse_s for _, n in rows]):.1f} s per run (mean)"
+        )
+
+
+PHASES_S = ((0.0, 240.0, "boost"), (240.0, 3900.0, "midcourse"), (3900.0, 1e9, "descent"))
+
+
+def anees_by_tick(results: list[NodeResult]) -> dict[float, tuple[float, int]]:
+    """``{t_rel_s: (mean NEES over the runs with a sample then, how many runs)}``."""
+    by_t: dict[float, list[float]] = {}
+    for n in results:
+        for t, v in zip(n.nees_t_rel_s, n.nees_samples, strict=True):
+            by_t.setdefault(t, []).append(v)
+    return {t: (float(np.mean(v)), len(v)) for t, v in sorted(by_t.items())}
+
+
+def _report_anees(results: list[NodeResult]) -> None:
+    """Print the share of ticks whose ANEES lies inside, below and above its 95 % band
+    (ticks held by at least half of the runs), overall and per phase of flight."""
+    half = max(1, len(results) // 2)
+    ticks = [(t, m, k) for t, (m, k) in anees_by_tick(results).items() if k >= half]
+    if not ticks:
+        return
+    for lo_t, hi_t, name in ((0.0, 1e9, "all"), *PHASES_S):
+        sel = [(m, *nees_band(k)) for t, m, k in ticks if lo_t <= t < hi_t]
+        if not sel:
+            continue
+        inside = sum(1 for m, lo, hi in sel if lo <= m <= hi)
+        below = sum(1 for m, lo, _ in sel if m < lo)
+        above = sum(1 for m, _, hi in sel if m > hi)
+        mean = float(np.mean([m for m, *_ in sel]))
+        print(
+            f"  ANEES over runs per tick, {name:9s} ({len(sel)} ticks held by ≥{half} runs): "
+            f"mean {mean:.2f}; {100 * inside / len(sel):.0f}% inside the 95% band, "
+            f"{100 * below / len(sel):.0f}% below, {100 * above / len(sel):.0f}% above"
         )
 
 

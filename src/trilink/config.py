@@ -57,6 +57,9 @@ class NetworkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     links: list[tuple[str, str]]
     radar: list[Radar] = msgspec.field(default_factory=list)
     infrared: list[InfraredSatellite] = msgspec.field(default_factory=list)
+    registration_reference: str | None = None
+    """The nation whose sensors every node's picture takes as unbiased: the frame all
+    partners' registration biases are estimated against (None: each node its own)."""
 
     def with_ships(self, positions: dict[str, tuple[float, float]]) -> NetworkConfig:
         """The network with ships moved for a scenario (``{radar id: (lat, lon)}``)."""
@@ -79,6 +82,7 @@ _WRITE: Final = {
     "format": f"`format = {NETWORK_FORMAT}` at the top of the file",
     "nations": 'the ISO alpha-3 codes of the nodes, e.g. `nations = ["JPN", "KOR", "USA"]`',
     "links": 'pairs of linked nations, e.g. `links = [["KOR", "USA"], ["USA", "JPN"]]`',
+    "registration_reference": 'a nation of the network, e.g. `registration_reference = "USA"`',
 }
 
 
@@ -109,6 +113,14 @@ def parse_network(text: str, *, source: str) -> NetworkConfig:
             file=source,
             field="format",
             fix=f"write {_WRITE['format']}",
+        )
+    ref = net.registration_reference
+    if ref is not None and ref not in net.nations:
+        raise ConfigError(
+            f"registration_reference {ref!r} is not a nation of the network",
+            file=source,
+            field="registration_reference",
+            fix=f"use one of {net.nations}, or leave it out (each node its own frame)",
         )
     sensors: list[tuple[str, Radar | InfraredSatellite]] = [
         *(("radar", r) for r in net.radar),

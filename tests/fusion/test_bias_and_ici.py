@@ -139,7 +139,7 @@ def test_an_insignificant_bias_estimate_is_left_in_with_its_mean_square_error() 
     # its covariance covers the estimate itself (mean square error of the zero offset).
     rng = np.random.default_rng(8)
     est = BiasEstimator("JPN")
-    applied = BiasEstimator("JPN", BiasConfig(apply_chi2=0.0))  # same data, always applies
+    applied = BiasEstimator("JPN", BiasConfig(apply_chi2=0.0, model_error_fraction=0.0))
     cov = np.diag([60.0**2] * 3)
     t = np.arange(0.0, 20.0, 5.0)
     for ti, r in zip(t, _path(t), strict=True):
@@ -173,3 +173,55 @@ def test_a_significant_bias_estimate_is_applied() -> None:
     offset, _ = est.offset("KOR", r, SITE, 60.0)
     true_offset = site_jacobian(SITE, r) @ beta
     assert np.linalg.norm(offset - true_offset) < 0.2 * np.linalg.norm(true_offset)
+
+
+def test_pairs_between_partners_alone_never_make_a_bias_significant() -> None:
+    # KOR and USA both sit 800 m off JPN's frame; before any JPN track, their pairs pin
+    # only the difference (zero), and however many arrive, nothing is removed.
+    rng = np.random.default_rng(11)
+    est = BiasEstimator("JPN", BiasConfig(apply_chi2=0.0))  # would apply anything anchored
+    cov = np.diag([30.0**2] * 3)
+    common = np.array([800.0, 0.0, 0.0])
+    t = np.arange(0.0, 200.0, 5.0)
+    for ti, r in zip(t, _path(t), strict=True):
+        a = r + common + rng.multivariate_normal(np.zeros(3), cov)
+        b = r + common + rng.multivariate_normal(np.zeros(3), cov)
+        est.update(float(ti), ("KOR", a, cov, None), ("USA", b, cov, None))
+    assert not est.anchored("KOR") and not est.anchored("USA")
+    assert not est.significant("KOR")
+    offset, _ = est.offset("KOR", _path(np.array([200.0]))[0], None, 200.0)
+    np.testing.assert_array_equal(offset, np.zeros(3))
+    # One pair with the reference ties KOR to it, and through KOR, USA's next pair.
+    r = _path(np.array([205.0]))[0]
+    est.update(205.0, ("KOR", r + common, cov, None), ("JPN", r, cov, None))
+    assert est.anchored("KOR") and not est.anchored("USA")
+    est.update(210.0, ("USA", r + common, cov, None), ("KOR", r + common, cov, None))
+    assert est.anchored("USA")
+
+
+def test_a_removed_offset_leaves_its_model_error_in_the_covariance() -> None:
+    rng = np.random.default_rng(12)
+    beta = np.array([500.0, 2e-3, 2e-3])
+    config = BiasConfig(model_error_fraction=0.3)
+    est = BiasEstimator("JPN", config)
+    bare = BiasEstimator("JPN", BiasConfig(model_error_fraction=0.0))
+    cov = np.diag([60.0**2] * 3)
+    t = np.arange(0.0, 300.0, 5.0)
+    for ti, r in zip(t, _path(t), strict=True):
+        r_kor = r + site_jacobian(SITE, r) @ beta + rng.multivariate_normal(np.zeros(3), cov)
+        r_jpn = r + rng.multivariate_normal(np.zeros(3), cov)
+        for e in (est, bare):
+            e.update(float(ti), ("KOR", r_kor, cov, SITE), ("JPN", r_jpn, cov, None))
+    assert est.significant("KOR")
+    r = _path(np.array([300.0]))[0]
+    b, p = est.offset("KOR", r, SITE, 300.0)
+    b0, p0 = bare.offset("KOR", r, SITE, 300.0)
+    np.testing.assert_allclose(b, b0)
+    extra = 0.3**2 * float(b @ b) / 3.0
+    np.testing.assert_allclose(p - p0, extra * np.eye(3), rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(est.model_error("KOR", r, SITE), extra * np.eye(3), rtol=1e-9)
+    # Nothing for the reference, or for a nation whose bias is not removed.
+    np.testing.assert_array_equal(est.model_error("JPN", r, None), np.zeros((3, 3)))
+    np.testing.assert_array_equal(
+        BiasEstimator("JPN").model_error("KOR", r, SITE), np.zeros((3, 3))
+    )

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trilink.fusion.covariance_intersection import covariance_intersection
-from trilink.fusion.picture import Picture
+from trilink.fusion.picture import Picture, PictureConfig
 from trilink.geo.earth import enu_rotation, geodetic_to_ecef
 from trilink.geo.motion import propagate
 from trilink.types import Track, TrackState
@@ -178,3 +178,35 @@ def test_picture_tracks_with_the_same_number_from_two_nations_are_distinct_membe
     st2 = picture.ingest(_track("USA", 1, obj, T0, rng))
     assert st1 is st2
     assert len(st1.members) == 2
+
+
+def test_a_nations_dual_track_joins_its_system_track_and_only_the_sharper_is_fused() -> None:
+    # KOR's tracker holds one object twice (a young track beside the old one): one system
+    # track, and KOR's information is fused once, from its sharper track.
+    rng = np.random.default_rng(45)
+    obj = _truth(40.0, 133.0)
+    picture = Picture("JPN", config=PictureConfig(estimate_bias=False))
+    st = picture.ingest(_track("JPN", 1, obj, T0, rng, sigma_m=300.0))
+    picture.ingest(_track("KOR", 1, obj, T0, rng, sigma_m=100.0))
+    dual = picture.ingest(_track("KOR", 9, obj, T0, rng, sigma_m=900.0, sigma_v=200.0))
+    assert dual is st and len(picture.system_tracks()) == 1
+    assert set(st.members) == {("JPN", "JPN-T0001"), ("KOR", "KOR-T0001"), ("KOR", "KOR-T0009")}
+    assert st.fused is not None
+    alone = Picture("JPN", config=PictureConfig(estimate_bias=False))
+    alone.ingest(st.members[("JPN", "JPN-T0001")][-1])
+    ref = alone.ingest(st.members[("KOR", "KOR-T0001")][-1])
+    assert ref.fused is not None
+    np.testing.assert_allclose(st.fused.state, ref.fused.state)
+    np.testing.assert_allclose(st.fused.covariance, ref.fused.covariance)
+
+
+def test_one_nations_tracks_of_two_closely_spaced_objects_stay_apart() -> None:
+    # A re-entry vehicle and its stage 150 m apart, each held by KOR to 10 m: not a dual.
+    rng = np.random.default_rng(46)
+    rv = _truth(40.0, 133.0)
+    stage = rv.copy()
+    stage[:3] -= 150.0 * rv[3:6] / np.linalg.norm(rv[3:6])
+    picture = Picture("JPN", config=PictureConfig(estimate_bias=False))
+    a = picture.ingest(_track("KOR", 1, rv, T0, rng, sigma_m=10.0, sigma_v=0.5))
+    b = picture.ingest(_track("KOR", 2, stage, T0, rng, sigma_m=10.0, sigma_v=0.5))
+    assert a is not b

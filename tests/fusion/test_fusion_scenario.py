@@ -37,9 +37,9 @@ def test_koreas_bias_is_learnt(fused: FusionRun) -> None:
 
 
 def test_the_correction_removes_koreas_offset(fused: FusionRun) -> None:
-    # Korea's own track is off by the bias's effect (over a km); the fused track is not.
+    # Korea's own track is off by the bias's effect (most of a km); the fused track is not.
     kor = fused.errors["KOR"].mean_offset_m(LEARNT_S)
-    assert np.linalg.norm(kor) > 1000.0
+    assert np.linalg.norm(kor) > 500.0
     f_rmse, kor_rmse, n = fused.paired_rmse_m("KOR", LEARNT_S)
     assert n > 100
     assert f_rmse < 0.2 * kor_rmse

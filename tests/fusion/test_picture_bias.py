@@ -76,7 +76,14 @@ def test_a_biased_nation_joins_the_one_system_track_once_its_bias_is_learnt() ->
     assert np.linalg.norm(offset - KOR_OFFSET) < 100.0
     # The gate has tightened: the learnt offset is known to better than 100 m per axis,
     # down from the 1.5 km prior.
-    assert np.all(np.sqrt(np.diag(cov)) < 100.0)
+    # What is left: the learnt offset's own uncertainty, and the bias model's error
+    # (a fraction of the offset, the same for every axis).
+    learnt = cov - picture.bias.model_error("KOR", np.zeros(3), None)
+    assert np.all(np.sqrt(np.diag(learnt)) < 100.0)
+    fraction = picture.config.bias.model_error_fraction
+    np.testing.assert_allclose(
+        np.diag(cov - learnt), fraction**2 * float(offset @ offset) / 3.0, rtol=1e-9
+    )
     # The fused track is corrected: close to truth, not pulled toward Korea's offset.
     assert st.fused is not None
     truth = propagate(_truth(), 59.0)

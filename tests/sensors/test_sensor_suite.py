@@ -206,3 +206,15 @@ def test_one_nations_suite_sees_exactly_what_its_sensors_see_in_the_whole_networ
             assert [d.z.tolist() for d in a[rid]] == [d.z.tolist() for d in b[rid]]
             seen += len(a[rid])
     assert seen > 10
+
+
+def test_registration_reference_must_be_a_nation_of_the_network() -> None:
+    head, sep, rest = BASE.partition("[[radar]]")
+    good = parse_network(head + 'registration_reference = "JPN"\n' + sep + rest, source="n.toml")
+    assert good.registration_reference == "JPN"
+    assert parse_network(BASE, source="n.toml").registration_reference is None
+    assert load_default_network().registration_reference == "USA"
+    with pytest.raises(ConfigError) as info:
+        parse_network(head + 'registration_reference = "AUS"\n' + sep + rest, source="n.toml")
+    message = str(info.value)
+    assert "registration_reference" in message and "AUS" in message and "JPN" in message

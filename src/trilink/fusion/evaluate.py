@@ -74,6 +74,7 @@ class Replay:
     trajectory: Trajectory
     steps: tuple[ReplayStep, ...]
     radars: tuple[Radar, ...]
+    registration_reference: str | None = None
 
     def truth(self, body: str, t_rel_s: float) -> Array:
         """True ECEF state (6: m, m/s) of a body ``t_rel_s`` after launch."""
@@ -135,7 +136,7 @@ def replay_event(
         truth_of = {k: _most_recent_majority(v) for k, v in votes.items()}
         steps.append(ReplayStep(t, t_rel, tuple(latest.values()), truth_of))
         t_rel += 1.0
-    return Replay(event_id, seed, traj, tuple(steps), tuple(radars))
+    return Replay(event_id, seed, traj, tuple(steps), tuple(radars), net.registration_reference)
 
 
 def _most_recent_majority(labels: deque[str]) -> str:
@@ -255,8 +256,10 @@ def fuse_replay(
     """Feed a replay into ``node``'s picture (its own tracks first each tick, then the
     partners' in nation order) and measure it against truth. A system track counts for an
     object at a tick if a member updated within ``fresh_s`` follows it. With ``use_sites``
-    the picture knows the radar sites (bias in range/azimuth/elevation)."""
+    the picture knows the radar sites (bias in range/azimuth/elevation). Without
+    ``config``, the picture registers to the network's reference nation."""
     sites = {r.id: r.ecef_m for r in replay.radars} if use_sites else None
+    config = config or PictureConfig(reference=replay.registration_reference)
     picture = Picture(node, config, sites=sites)
     run = FusionRun(picture)
     for step in replay.steps:

@@ -8,18 +8,20 @@ Every national track (own or received) is mapped to one system track of this nod
   :class:`~trilink.fusion.bias.BiasEstimator` learns every nation's bias (in range,
   azimuth and elevation from its tracks' radar sites when ``sites`` gives them, else as a
   translation)
-  relative to a reference nation (by default this node's own) from pairs of members of the
-  same system track; members are corrected (``r - b``, covariance ``+ P_b``) before they
-  are gated or fused, so gates start wide (the prior) and tighten as offsets are learnt.
+  relative to a reference nation (the network's ``registration_reference``, else this
+  node's own) from pairs of members of the same system track; members are corrected
+  (``r - b``, covariance ``+ P_b`` and the bias model's error) before they are gated or
+  fused, so gates start wide (the prior) and tighten as offsets are learnt.
 * **Association.** A new national track joins the nearest system track (χ² gate on
   de-biased positions) holding no live track (updated within ``exclusive_s``) of the same
-  nation, or starts a new one. Two system tracks whose live members come from different
-  nations and whose fused
+  nation (unless the two are that nation's tracker holding the object twice, a *dual
+  track*: their states agree), or starts a new one. Two system tracks whose live members
+  come from different nations (or are duals) and whose fused
   positions fall in the gate are merged (an object first tracked apart before the bias
   was learnt); the older number stays. A member that stays outside a wider gate
   (``split_chi2``) from every other nation's member for ``split_after`` updates in a row
   leaves for a system track of its own (a wrong first association).
-* **Fusion.** Each nation's latest fresh member's de-biased state is brought to a common
+* **Fusion.** Each nation's sharpest fresh member's de-biased state is brought to a common
   time and fused by inverse covariance intersection (default) or covariance intersection:
   consistent under unknown common information, and never larger in trace than the best
   member. Members are first tested against each other (position and velocity, χ² 6 dof):
@@ -180,15 +182,18 @@ def predict_track(track: Track, t_s: float) -> tuple[Array, Array]:
     return ekf.predict(x, p, t_s - track.t_s, q_jerk=q_jerk, q_accel=0.01)
 
 
-def _latest_per_nation(
-    fresh: list[tuple[MemberKey, Track]],
+def _best_per_nation(
+    fresh: list[tuple[MemberKey, Track]], states: Mapping[MemberKey, tuple[Array, Array]]
 ) -> list[tuple[MemberKey, Track]]:
-    """Each nation's most recently updated member only: a nation's older track of the
-    object (dropped and renumbered by its tracker) is superseded, not fused beside it."""
+    """Each nation's sharpest member only (smallest position covariance trace, brought to
+    the common time): a nation's older track of the object (dropped and renumbered by its
+    tracker, its covariance grown since) or the weaker of a dual track is superseded, not
+    fused beside it (it holds the same nation's information)."""
     best: dict[str, tuple[MemberKey, float]] = {}
-    for k, m in fresh:
-        if k[0] not in best or m.t_s > best[k[0]][1]:
-            best[k[0]] = (k, m.t_s)
+    for k, _ in fresh:
+        q = float(np.trace(states[k][1][:3, :3]))
+        if k[0] not in best or q < best[k[0]][1]:
+            best[k[0]] = (k, q)
     return [(k, m) for k, m in fresh if best[k[0]][0] == k]
 
 
@@ -306,8 +311,11 @@ class Picture:
         for st in self._systems:
             if st.fused is None:
                 continue
-            if any(k[0] == track.nation for k, _ in st.fresh(track.t_s, self.config.exclusive_s)):
-                continue  # one live track per nation per object
+            own = [
+                m for k, m in st.fresh(track.t_s, self.config.exclusive_s) if k[0] == track.nation
+            ]
+            if own and not all(self._dual(track, m) for m in own):
+                continue  # one live track per nation per object, but for a dual track
             xf, pf = predict_track(st.fused, track.t_s)
             d2 = _position_d2(x, p, xf, pf)
             if d2 < self.config.gate_chi2 and (best is None or d2 < best[0]):
@@ -318,6 +326,23 @@ class Picture:
         self._next += 1
         self._systems.append(st)
         return st
+
+    def _dual(self, track: Track, other: Track) -> bool:
+        """Whether ``track`` and ``other``, two live tracks of one nation, are that nation's
+        tracker holding one object twice: their states (position and velocity) agree
+        within ``consistency_chi2`` (6 dof) on their own covariances. They share the
+        nation's registration bias, so only the part of it that differs between its
+        tracks (the bias model's error, from radars biased each in its own geometry)
+        enters the test: two tracks of one nation on closely spaced objects (a re-entry
+        vehicle and its stage, tens of metres apart with tens of metres of error) stay
+        apart while that nation's bias is not being removed."""
+        xa, pa = predict_track(track, track.t_s)
+        xb, pb = predict_track(other, track.t_s)
+        if self.config.estimate_bias:
+            model = self.bias.model_error(track.nation, xa[:3], self.site_of(track))
+            pa[:3, :3] += model
+            pb[:3, :3] += model
+        return _state_d2(xa, pa, xb, pb) < self.config.consistency_chi2
 
     def _learn_bias(self, st: SystemTrack, key: MemberKey, track: Track) -> None:
         """Feed the bias filter the position differences between ``track`` and the other
@@ -375,8 +400,9 @@ class Picture:
         return new
 
     def _refresh(self, st: SystemTrack, t_s: float) -> None:
-        fresh = _latest_per_nation(st.fresh(t_s, self.config.stale_s))
-        states = {k: self.corrected(m, t_s) for k, m in fresh}
+        every = st.fresh(t_s, self.config.stale_s)
+        states = {k: self.corrected(m, t_s) for k, m in every}
+        fresh = _best_per_nation(every, states)
         st.fused = self._fuse(st, fresh, states, t_s)
         st.fused_history.append(st.fused)
         self._assign_reporting(st, fresh, states, t_s)
@@ -485,7 +511,7 @@ class Picture:
             return st
         stale = self.config.stale_s
         live = self.config.exclusive_s
-        mine = {k[0] for k, _ in st.fresh(t_s, live)}
+        mine = st.fresh(t_s, live)
         xs, ps = predict_track(st.fused, t_s)
         best: tuple[float, SystemTrack] | None = None
         for other in self._systems:
@@ -493,9 +519,9 @@ class Picture:
                 continue
             if not other.fresh(t_s, stale):
                 continue
-            theirs = {k[0] for k, _ in other.fresh(t_s, live)}
-            if mine & theirs:
-                continue
+            theirs = other.fresh(t_s, live)
+            if any(ka[0] == kb[0] and not self._dual(a, b) for ka, a in mine for kb, b in theirs):
+                continue  # one nation's two tracks of two objects
             xo, po = predict_track(other.fused, t_s)
             d2 = _position_d2(xs, ps, xo, po)
             if d2 < self.config.gate_chi2 and (best is None or d2 < best[0]):
