@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,27 @@ _UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("ci", derandomize=True, print_blob=True, **_UNTIMED)
 settings.register_profile("local", **_UNTIMED)
 settings.load_profile("ci" if os.environ.get("CI") else "local")
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After each test's fixtures are gone, close the main thread's idle event loop.
+
+    pytest-asyncio (1.3) asks for the main thread's current loop before every async test
+    and sets it back afterwards; when there is none, asyncio makes one that nobody
+    closes. Its self-pipe then warns (ResourceWarning, raised as an error here) in
+    whichever later test the garbage collector happens to run in."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            return
+        if not loop.is_running():
+            if not loop.is_closed():
+                loop.close()
+            asyncio.set_event_loop(None)
 
 
 def run_trilink(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,12 @@ The data flow, left to right (a stage imports only stages to its left)::
       →  national tracking (IMM EKF, GNN or JPDA, M-of-N, closely spaced objects)
       →  governed sharing (agreements, Ed25519 batch signatures, sealing, audit chain,
          relays, embedded or NATS JetStream transport)
-      →  fusion (covariance intersection)  →  warnings (launch alert, impact, MoD summary)
-      →  CLI (``trilink demo``, ``node``, ``cluster``, ``link``, ``events``, ``audit``)
+      →  fusion (registration bias, inverse covariance intersection)
+      →  warnings (launch alert, impact, J-Alert-stage alerts, MoD summary)
+      →  live picture (``trilink serve``: web map per nation view) and the formats other
+         systems speak (Cursor on Target for TAK, CZML, GeoJSON, KML: ``trilink export``)
+      →  CLI (``trilink demo``, ``replay``, ``node``, ``cluster``, ``link``, ``events``,
+         ``audit``, ``serve``, ``export``)
 
 The curated public API is below; everything else is reachable from its stage package.
 """

@@ -208,6 +208,102 @@ def replay(
     console.print(f"replay written to {json_out}")
 
 
+@app.command("export")
+def export_cmd(
+    event_id: Annotated[str, typer.Argument(help="library event id (trilink events list)")],
+    fmt: Annotated[str, typer.Option("--format", help="czml, geojson or kml")],
+    nation: Annotated[str, typer.Option(help="whose picture: JPN, KOR, USA ...")],
+    out: Annotated[Path, typer.Option("--out", help="the file to write")],
+    seed: SeedOption = 2017,
+    data_dir: DataDirOption = Path("trilink-data"),
+    network: NetworkOption = None,
+    agreements: AgreementsOption = None,
+) -> None:
+    """Run one library launch through the chain as fast as possible and write what one
+    nation held (system tracks, impact ellipses, alerts) beside the truth, as CZML
+    (Cesium), GeoJSON or KML (Google Earth). SIMULATION."""
+    # Imported here: the exporters are needed by this command only.
+    from trilink.interop.exports import EXPORT_FORMATS, export_document
+    from trilink.interop.history import HistoryRecorder
+
+    fmt_key = fmt.lower()
+    if fmt_key not in EXPORT_FORMATS:
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}",
+            param_hint="--format",
+        )
+    if not out.parent.is_dir():
+        raise typer.BadParameter(
+            f"directory {out.parent} does not exist; create it or write elsewhere",
+            param_hint="--out",
+        )
+    ev = load_library().get(event_id)
+    net = load_network(network) if network else load_default_network()
+    nation = nation.upper()
+    if nation not in net.nations:
+        raise typer.BadParameter(
+            f"nation {nation!r} is not in the network; use one of {', '.join(net.nations)}",
+            param_hint="--nation",
+        )
+    agr = load_agreements(agreements) if agreements else load_default_agreements()
+    recorder = HistoryRecorder(nations=[nation])
+    console.print(BANNER)
+    with console.status(f"running {ev.id} through the network to export {nation}'s picture…"):
+        result = asyncio.run(
+            run_event(
+                ev, data_dir=data_dir, seed=seed, network=net, agreements=agr, on_step=recorder
+            )
+        )
+    history = recorder.history(nation)
+    out.write_bytes(export_document(fmt_key, result.trajectory, history, event_id=ev.id))
+    console.print(
+        f"{fmt_key} of {ev.id} as {nation} held it ({len(history.tracks)} system tracks, "
+        f"{len(history.impacts)} impact predictions, {len(history.alerts)} alerts) "
+        f"written to {out} — SIMULATION"
+    )
+
+
+@app.command("serve")
+def serve_cmd(
+    event: Annotated[
+        str, typer.Option(help="library event to replay first (trilink events list)")
+    ] = DEFAULT_EVENT_ID,
+    speed: Annotated[
+        float, typer.Option(min=0.01, max=1000.0, help="event seconds per wall second")
+    ] = 10.0,
+    host: Annotated[str, typer.Option(help="loopback address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port (0: a free one)")] = 8000,
+    seed: SeedOption = 2017,
+    data_dir: DataDirOption = Path("trilink-data"),
+    cot_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="also serve CoT to TAK clients on this TCP port"),
+    ] = None,
+    cot_nation: Annotated[str, typer.Option(help="whose view the CoT feed sends")] = "JPN",
+) -> None:
+    """Serve the live picture (web): each nation's view of a replayed event, its alerts,
+    agreements and audit; prints each nation's viewer address (Ctrl-C to stop)."""
+    # Imported here: only this command needs the web stack.
+    from trilink.web.server import serve_picture
+
+    console.print(BANNER)
+    try:
+        serve_picture(
+            event_id=event,
+            speed=speed,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            seed=seed,
+            say=lambda line: console.print(line, highlight=False, soft_wrap=True),
+            cot_port=cot_port,
+            cot_nation=cot_nation.upper(),
+        )
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        pass
+    console.print("picture stopped")
+
+
 def _ship(text: str) -> tuple[str, tuple[float, float]]:
     try:
         ship_id, where = text.split("=")

@@ -19,7 +19,13 @@ with ``raise ... from exc``.
     │   ├── ReplayDetected       this originator's sequence number was seen already
     │   └── NotReleasable        the message was not released to this recipient
     ├── AuditError               an audit log fails verification
-    └── TransportError           a transport cannot deliver or start
+    ├── TransportError           a transport cannot deliver or start
+    └── WebError                 a request to the live picture is refused (its HTTP status;
+        │                        in :mod:`trilink.web.errors`, beside the one error shape)
+        ├── Unauthorized         401: no valid token for a nation
+        ├── Forbidden            403: not this nation's to change
+        ├── NotFound             404
+        └── Unavailable          503: the front end is not built
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from trilink.alerting.timeliness import Timeliness, timeliness
 from trilink.alerting.warnings import EstimateFault, WarningCenter
 from trilink.config import NetworkConfig, load_default_network
 from trilink.errors import ConfigError
-from trilink.fusion.picture import Picture
+from trilink.fusion.picture import Picture, PictureConfig
 from trilink.fusion.provenance import ProvenanceRefused
 from trilink.geo.areas import japan_eez_check
 from trilink.sensors.suite import SensorSuite, Sighting
@@ -216,6 +216,7 @@ async def run_event(
     linger_s: float = 0.0,
     estimate_faults: Sequence[EstimateFault] = (),
     on_step: Callable[[Step], None] | None = None,
+    on_message: Callable[[str, Received], None] | None = None,
 ) -> RunResult:
     """Run one launch through the whole chain and return the results.
 
@@ -231,7 +232,9 @@ async def run_event(
     relaying that many wall-clock seconds after the event. ``estimate_faults`` are
     exercise injects (:class:`~trilink.alerting.warnings.EstimateFault`, their
     ``until_t_s`` in seconds after launch here): a bad early estimate at a nation.
-    ``on_step`` is called at the end of every tick with what the local nations hold.
+    ``on_step`` is called at the end of every tick with what the local nations hold;
+    ``on_message`` with every message a local nation accepts (that nation, the message),
+    before its picture takes it.
     """
     wall0 = time.perf_counter()
     net = network or load_default_network()
@@ -265,7 +268,8 @@ async def run_event(
             on_timeline(TimelineEvent(clock.now() - t_launch, nation, text))
 
     sites = {r.id: r.ecef_m for r in net.radar}
-    pictures = {n: Picture(n, sites=sites) for n in local}
+    frame = PictureConfig(reference=net.registration_reference)
+    pictures = {n: Picture(n, frame, sites=sites) for n in local}
     faults = {f.nation: replace(f, until_t_s=t_launch + f.until_t_s) for f in estimate_faults}
     centers = {n: WarningCenter(n, pictures[n], fault=faults.get(n)) for n in local}
     trackers = {n: Tracker(n) for n in local}
@@ -273,6 +277,8 @@ async def run_event(
 
     def receiver(nation: str) -> Callable[[Received], None]:
         def on_receive(msg: Received) -> None:
+            if on_message is not None:
+                on_message(nation, msg)
             p = msg.payload
             if isinstance(p, Track):
                 via = msg.hops[-1].nation if msg.hops else msg.envelope.originator
