@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from interop_run import RecordedRun
 
-from trilink.alerting.impact import CHI2_2DOF_95
 from trilink.errors import ConfigError
 from trilink.geo.earth import enu_rotation, geodetic_to_ecef
+from trilink.geo.ellipse import CHI2_2DOF_95
 from trilink.interop.cot import (
     ALERT_TYPE,
     IMPACT_TYPE,

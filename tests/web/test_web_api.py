@@ -10,9 +10,10 @@ import numpy as np
 from _web import Web, auth
 
 from trilink.geo.earth import enu_rotation
+from trilink.geo.ellipse import CHI2_2DOF_95
 from trilink.sharing.agreements import AgreementState
 from trilink.web.audit import tail_records
-from trilink.web.views import CHI2_2DOF_95, horizontal_ellipse
+from trilink.web.views import horizontal_ellipse
 
 
 async def test_health_needs_no_token_and_says_simulation(web: Web) -> None:

@@ -35,11 +35,11 @@ from trilink.geo.areas import (
 )
 from trilink.geo.atmosphere import DENSITY_TABLE
 from trilink.geo.earth import altitude_m, ecef_to_geodetic, enu_rotation, geodetic_to_ecef
+from trilink.geo.ellipse import ellipse_95
 from trilink.types import ImpactPrediction, Track
 from trilink.world import engine
 
 __all__ = [
-    "CHI2_2DOF_95",
     "DEFAULT_RV_PRIOR",
     "UNKNOWN_OBJECT_PRIOR",
     "BallisticPrior",
@@ -49,7 +49,6 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-CHI2_2DOF_95: Final = 5.991
 """χ² quantile (2 degrees of freedom, 95 %) scaling the impact covariance to the ellipse."""
 _KAPPA: Final = 0.0  # unscented spread: sigma points at sqrt(n) sigma, centre weight 0
 _MAX_FLIGHT_S: Final = 3.0 * 3600.0
@@ -200,10 +199,7 @@ def predict_impact(
     d = en - mean_en
     cov = (w[:, None] * d).T @ d
     lat, lon, _ = ecef_to_geodetic(ref + rot.T[:, :2] @ mean_en)
-    evals, evecs = np.linalg.eigh(0.5 * (cov + cov.T))
-    evals = np.clip(evals, 0.0, None)
-    major = evecs[:, 1]
-    orientation = math.degrees(math.atan2(float(major[0]), float(major[1]))) % 180.0
+    semi_major, semi_minor, orientation = ellipse_95(cov)
     dt_mean = float(w @ fall.dt_s)
     dt_sigma = math.sqrt(max(float(w @ (fall.dt_s - dt_mean) ** 2), 0.0))
     lat_f, lon_f = float(lat), float(lon)
@@ -214,8 +210,8 @@ def predict_impact(
         t_impact_s=track.t_s + dt_mean,
         lat_deg=lat_f,
         lon_deg=lon_f,
-        semi_major_m=math.sqrt(CHI2_2DOF_95 * float(evals[1])),
-        semi_minor_m=math.sqrt(CHI2_2DOF_95 * float(evals[0])),
+        semi_major_m=semi_major,
+        semi_minor_m=semi_minor,
         orientation_deg=orientation,
         apogee_m=max(past_max_alt_m, float(np.max(altitude_m(fall.path_ecef)))),
         eez_verdict=eez.verdict.value,

@@ -62,6 +62,7 @@ from numpy.typing import NDArray
 from scipy.optimize import least_squares
 
 from trilink.geo.earth import altitude_m, ecef_to_geodetic, enu_rotation, geodetic_to_ecef
+from trilink.geo.ellipse import CHI2_2DOF_95
 from trilink.geo.motion import propagate_to_ground
 from trilink.sensors.infrared import LineOfSight
 from trilink.types import LaunchEstimate, Track
@@ -95,7 +96,6 @@ VERTICAL_S: Final = 6.0  # prior vertical rise before the pitch-over, s
 SIGMA_VERTICAL_S: Final = 3.0  # and its 1-sigma
 FLOOR_POSITION_M: Final = 300.0  # added to the fit's launch-point sigma per axis
 FLOOR_TIME_S: Final = 3.0  # and to its launch-time sigma (the late bias of a smooth ascent model)
-_CHI2_2DOF_95: Final = 5.991
 CF_DISTANCE_FRACTION: Final = 0.25  # closed form: 1-sigma of the launch point per metre moved back
 CF_MIN_SIGMA_M: Final = 2_000.0
 CF_TIME_FRACTION: Final = 0.25  # and of the launch time per second extrapolated back
@@ -251,7 +251,7 @@ def launch_fit(history: Sequence[Track], lines: Sequence[LineOfSight] = ()) -> L
     cov = cov + np.diag([FLOOR_POSITION_M**2, FLOOR_POSITION_M**2, FLOOR_TIME_S**2])
     ground = origin + np.array([theta[0], theta[1], 0.0]) @ rot
     lat, lon, _ = ecef_to_geodetic(ground)
-    radius = math.sqrt(_CHI2_2DOF_95 * float(np.linalg.eigvalsh(cov[:2, :2]).max()))
+    radius = math.sqrt(CHI2_2DOF_95 * float(np.linalg.eigvalsh(cov[:2, :2]).max()))
     est = LaunchEstimate(
         t_launch_s=t_ref + float(theta[2]),
         lat_deg=float(lat),

@@ -65,10 +65,10 @@ from typing import Final, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.alerting.impact import CHI2_2DOF_95
 from trilink.alerting.warnings import WarningCenter
 from trilink.errors import ConfigError
 from trilink.geo.earth import ecef_to_geodetic, enu_rotation
+from trilink.geo.ellipse import CHI2_2DOF_95
 from trilink.interop.timestamps import iso_z
 from trilink.types import Alert, ImpactPrediction, LaunchEstimate, Track
 

@@ -37,6 +37,7 @@ import numpy as np
 from trilink.alerting.warnings import WarningCenter
 from trilink.fusion.picture import SystemTrack
 from trilink.geo.earth import ecef_to_geodetic, enu_rotation
+from trilink.geo.ellipse import ellipse_95
 from trilink.sharing.agreements import Agreement
 from trilink.sharing.node import Node
 from trilink.simulation import Step
@@ -46,7 +47,6 @@ from trilink.web.links import LinkBook
 from trilink.world.library import load_library
 
 __all__ = [
-    "CHI2_2DOF_95",
     "PICTURE_VERSION",
     "RunInfo",
     "SummaryCache",
@@ -58,9 +58,6 @@ __all__ = [
 
 PICTURE_VERSION: Final = 1
 """Version of the picture document (``v``); bumped when a field changes meaning."""
-
-CHI2_2DOF_95: Final = 5.991
-"""χ² (2 dof) of a 95 % ellipse."""
 
 TRAIL_POINTS: Final = 120
 """At most this many points of a track's history are sent (evenly spaced, latest last)."""
@@ -97,16 +94,8 @@ def horizontal_ellipse(
     if p.shape[0] < 3 or not np.all(np.isfinite(p[:3, :3])):
         return None
     rot = enu_rotation(math.radians(lat_deg), math.radians(lon_deg))
-    en = (rot @ p[:3, :3] @ rot.T)[:2, :2]
-    vals, vecs = np.linalg.eigh(0.5 * (en + en.T))
-    vals = np.clip(vals, 0.0, None)
-    major = vecs[:, 1]  # eigh sorts ascending: the last is the major axis (east, north)
-    orientation = math.degrees(math.atan2(float(major[0]), float(major[1]))) % 180.0
-    return {
-        "semi_major_m": float(math.sqrt(CHI2_2DOF_95 * vals[1])),
-        "semi_minor_m": float(math.sqrt(CHI2_2DOF_95 * vals[0])),
-        "orientation_deg": orientation,
-    }
+    major, minor, orientation = ellipse_95((rot @ p[:3, :3] @ rot.T)[:2, :2])
+    return {"semi_major_m": major, "semi_minor_m": minor, "orientation_deg": orientation}
 
 
 def _trail(history: Sequence[Track], t_launch_s: float) -> list[list[float | None]]:
