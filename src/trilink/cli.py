@@ -263,6 +263,15 @@ def export_cmd(
     )
 
 
+def _cot_tls(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    if (cert is None) != (key is None):
+        raise typer.BadParameter(
+            "give both --cot-cert and --cot-key (PEM files) for a TLS CoT feed, or neither",
+            param_hint="--cot-cert/--cot-key",
+        )
+    return None if cert is None or key is None else (cert, key)
+
+
 @app.command("serve")
 def serve_cmd(
     event: Annotated[
@@ -280,6 +289,10 @@ def serve_cmd(
         typer.Option(min=0, max=65535, help="also serve CoT to TAK clients on this TCP port"),
     ] = None,
     cot_nation: Annotated[str, typer.Option(help="whose view the CoT feed sends")] = "JPN",
+    cot_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain: serve the CoT feed over TLS")
+    ] = None,
+    cot_key: Annotated[Path | None, typer.Option(help="PEM private key of --cot-cert")] = None,
 ) -> None:
     """Serve the live picture (web): each nation's view of a replayed event, its alerts,
     agreements and audit; prints each nation's viewer address (Ctrl-C to stop)."""
@@ -298,6 +311,7 @@ def serve_cmd(
             say=lambda line: console.print(line, highlight=False, soft_wrap=True),
             cot_port=cot_port,
             cot_nation=cot_nation.upper(),
+            cot_tls=_cot_tls(cot_cert, cot_key),
         )
     except KeyboardInterrupt:  # a second Ctrl-C while shutting down
         pass

@@ -187,3 +187,19 @@ async def test_start_twice_or_on_a_taken_port_says_how_to_fix_it() -> None:
         await other.stop()
     with pytest.raises(ConfigError, match="queue_events"):
         CotFeed(queue_events=0)
+
+
+def test_serve_builds_its_cot_tls_context_from_pem_files_and_names_a_bad_one(
+    tls_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from trilink.errors import ConfigError
+    from trilink.web.server import cot_tls_context
+
+    cert, key = tls_files
+    assert isinstance(cot_tls_context(cert, key), ssl.SSLContext)
+    with pytest.raises(ConfigError, match="--cot-key"):
+        cot_tls_context(cert, tmp_path / "missing.pem")
+    wrong = tmp_path / "not-a-key.pem"
+    wrong.write_text("not a key\n")
+    with pytest.raises(ConfigError, match="--cot-cert"):
+        cot_tls_context(cert, wrong)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,26 @@ def _addresses(sock: socket.socket, tokens: NationTokens) -> Addresses:
     return Addresses(base, {n: f"{base}#token={tokens.token(n)}" for n in tokens.nations})
 
 
+def cot_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server TLS context for the CoT feed from PEM files; a file that cannot be used
+    is refused naming the option and the fix."""
+    for option, path in (("--cot-cert", cert), ("--cot-key", key)):
+        if not path.is_file():
+            raise ConfigError(
+                f"{path} is not a file", field=option, fix="give the path of a PEM file"
+            )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot use {cert} with {key} as the CoT feed's TLS certificate: {exc}",
+            field="--cot-cert",
+            fix="give a PEM certificate chain and its matching PEM private key",
+        ) from exc
+    return context
+
+
 def serve_picture(
     *,
     event_id: str,
@@ -90,12 +111,15 @@ def serve_picture(
     say: Callable[[str], None],
     cot_port: int | None = None,
     cot_nation: str = "JPN",
+    cot_tls: tuple[Path, Path] | None = None,
     on_ready: Callable[[Addresses], None] | None = None,
 ) -> None:
     """Serve the picture until interrupted (Ctrl-C), replaying ``event_id`` at ``speed``
     from the start; ``say`` prints a line for the user. With ``cot_port`` (0: a free
-    port), ``cot_nation``'s view also goes out as Cursor on Target over TCP there."""
+    port), ``cot_nation``'s view also goes out as Cursor on Target over TCP there, over
+    TLS with ``cot_tls`` (certificate chain and private key, PEM files)."""
     check_loopback(host)
+    cot_ssl = None if cot_tls is None else cot_tls_context(*cot_tls)
     load_library().get(event_id)  # an unknown event fails here, before anything starts
     if not 0.0 < speed <= MAX_SPEED:
         raise ConfigError(
@@ -136,8 +160,9 @@ def serve_picture(
 
     async def main() -> None:
         if cot is not None and cot_port is not None:
-            bound = await cot.feed.start(host, cot_port)
-            say(f"  CoT feed of {cot.nation}'s view for TAK clients: tcp://{host}:{bound}")
+            bound = await cot.feed.start(host, cot_port, ssl=cot_ssl)
+            scheme = "tcp" if cot_ssl is None else "tls"
+            say(f"  CoT feed of {cot.nation}'s view for TAK clients: {scheme}://{host}:{bound}")
         try:
             await server.serve(sockets=[sock])
         finally:
