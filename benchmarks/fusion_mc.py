@@ -18,7 +18,8 @@ re-entry vehicle (RV):
 * the fused position RMSE beside each nation's, each pair over the ticks at which both
   had a track on the RV;
 * the excess system tracks: ticks at which the picture held more recently updated system
-  tracks than the nation holding most tracks (a duplicate made by fusion);
+  tracks than the nation holding most recently updated tracks (a duplicate made by
+  fusion), and the duplicates by truth label;
 * containment of the true RV impact in the 95 % ellipse of
   :func:`trilink.alerting.impact.predict_impact` (drag with the RV's uncertain ballistic
   coefficient) from the fused RV track at a few times after launch (the latest fused RV
@@ -84,6 +85,7 @@ class NodeResult:
     rmse_paired: dict[str, tuple[float, float, int]]
     excess_ticks: int
     excess_max: int
+    duplicate_ticks: int
     contained: dict[str, bool | None]
     fuse_s: float
     nees_samples: list[float] = field(default_factory=list)
@@ -150,6 +152,7 @@ def one_run(args: tuple[str, int, tuple[str, ...], bool, tuple[float, ...]]) -> 
                 rmse_fused_m=fused.rmse_m() if fused else math.nan,
                 rmse_paired=paired,
                 excess_ticks=len(excess),
+                duplicate_ticks=len(run.duplicate_ticks()),
                 excess_max=max((e for _, e in excess), default=0),
                 contained=_containment(run, replay.trajectory.t_launch_s, impact, times_s),
                 fuse_s=fuse_s,
@@ -218,6 +221,12 @@ def report(results: list[RunResult], nodes: tuple[str, ...], times_s: tuple[floa
         print(
             f"  excess system tracks: {sum(1 for e in excess if e)} of {len(rows)} runs "
             f"have any; ticks total {sum(excess)}, worst run {max(excess)}"
+        )
+        dups = [n.duplicate_ticks for _, n in rows]
+        print(
+            f"  duplicates by truth (an object with more system tracks than any nation's "
+            f"tracks on it): {sum(1 for d in dups if d)} of {len(rows)} runs have any; "
+            f"ticks total {sum(dups)}, worst run {max(dups)}"
         )
         for t in times_s:
             vals = [n.contained[f"{t:.0f}"] for _, n in rows]

@@ -262,12 +262,17 @@ def fuse_replay(
     config = config or PictureConfig(reference=replay.registration_reference)
     picture = Picture(node, config, sites=sites)
     run = FusionRun(picture)
+    recent: dict[str, Track] = {}  # every national track by number, at its latest update
     for step in replay.steps:
         order = sorted(step.tracks, key=lambda trk: (trk.nation != node, trk.nation))
         for trk in order:
             picture.ingest(trk, received_from=None if trk.nation == node else trk.nation)
+            recent[trk.track_id] = trk
         if not step.tracks:
             continue
+        # The national tracks updated within ``fresh_s``, the window the system tracks
+        # are counted in (a track a nation did not report in this very tick still counts).
+        live = [trk for trk in recent.values() if step.t_s - trk.t_s <= fresh_s]
         labels = {
             st.system_id: _label(st, step.truth_of, step.t_s, fresh_s)
             for st in picture.system_tracks()
@@ -275,7 +280,7 @@ def fuse_replay(
         per_object = Counter(lab for lab in labels.values() if lab is not None)
         per_nation = Counter(
             (trk.nation, step.truth_of[trk.track_id])
-            for trk in step.tracks
+            for trk in live
             if trk.track_id in step.truth_of
         )
         floor: dict[str, int] = {}
@@ -287,7 +292,7 @@ def fuse_replay(
         run.fresh_systems.append(
             sum(1 for st in picture.system_tracks() if st.fresh(step.t_s, fresh_s))
         )
-        run.most_national.append(max(Counter(trk.nation for trk in step.tracks).values()))
+        run.most_national.append(max(Counter(trk.nation for trk in live).values()))
         _measure(run, replay, step, labels, fresh_s)
     return run
 
