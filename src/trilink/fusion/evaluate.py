@@ -46,6 +46,8 @@ __all__ = [
 Array = NDArray[np.float64]
 RadarBias = tuple[float, float, float]  # range (m), azimuth (mrad), elevation (mrad)
 MISSILE = "rv"
+FALSE_ALARM = "false-alarm"
+"""The label of a track whose recent detections were mostly false alarms (no object)."""
 LABEL_WINDOW = 10
 """A track follows the body most of its last this many associated detections came from:
 a track that swaps from one object to another (re-entry vehicle and spent stage after
@@ -131,8 +133,12 @@ def replay_event(
             for trk in tracker.process(t, dets, covers=radar.in_coverage):
                 latest[trk.track_id] = trk
             labels = [d.truth_id for d in dets]
-            for body, track_id in label_assignments(tracker.associations(), labels).items():
+            associations = tracker.associations()
+            for body, track_id in label_assignments(associations, labels).items():
                 votes.setdefault(track_id, deque(maxlen=label_window)).append(body)
+            for track_id, det in associations.items():
+                if dets[det].false_alarm:  # a track fed false alarms follows no object
+                    votes.setdefault(track_id, deque(maxlen=label_window)).append(FALSE_ALARM)
         truth_of = {k: _most_recent_majority(v) for k, v in votes.items()}
         steps.append(ReplayStep(t, t_rel, tuple(latest.values()), truth_of))
         t_rel += 1.0
@@ -140,7 +146,11 @@ def replay_event(
 
 
 def _most_recent_majority(labels: deque[str]) -> str:
-    """The most frequent label; a tie goes to the one seen most recently."""
+    """The most frequent label; a tie goes to the one seen most recently. A track whose
+    latest detection was a false alarm follows no object now (a track that coasted out
+    of coverage for minutes, its gate grown wide, then took clutter)."""
+    if labels[-1] == FALSE_ALARM:
+        return FALSE_ALARM
     counts = Counter(labels)
     top = max(counts.values())
     return next(lab for lab in reversed(labels) if counts[lab] == top)

@@ -89,7 +89,7 @@ class TrackerConfig:
         default=0.95, metadata={"doc": "boost-model probability of such a low new track"}
     )
     max_coast_s: float = field(
-        default=300.0,
+        default=120.0,
         metadata={
             "doc": "a confirmed track not updated for this long is deleted, even out of every "
             "sensor's coverage: after a long gap its identity among nearby objects is a guess"
