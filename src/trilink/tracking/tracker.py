@@ -753,21 +753,28 @@ class Tracker:
         linked = np.flatnonzero((tr.trails > 0) & (tr.number > 0))
         if not linked.size or not ut.size or cfg.merge_range_m <= 0.0:
             return hold
-        row_of = {int(sv): r for r, sv in enumerate(tr.serial.tolist())}
+        # Serials grow with the row (tracks are appended, deletions keep the order).
+        pos = np.searchsorted(tr.serial, tr.trails[linked])
+        found = pos < len(tr)
+        found[found] = tr.serial[pos[found]] == tr.trails[linked][found]
+        trailer, leader = linked[found], pos[found]
         took = np.zeros(len(tr), dtype=bool)
         took[ut] = True
-        lone: set[int] = set()
-        rng = np.linalg.norm(tr.x[:, :3] - batch.sensor_ecef_m, axis=1)
-        for trailer in linked.tolist():
-            leader = row_of.get(int(tr.trails[trailer]))
-            if leader is None or tr.number[leader] == 0 or took[leader] == took[trailer]:
-                continue
-            if abs(float(rng[leader] - rng[trailer])) < cfg.merge_range_m:
-                lone.add(leader if took[leader] else trailer)
-        if not lone:
+        pair = (tr.number[leader] > 0) & (took[leader] != took[trailer])
+        trailer, leader = trailer[pair], leader[pair]
+        s = batch.sensor_ecef_m
+        close = (
+            np.abs(
+                np.linalg.norm(tr.x[leader, :3] - s, axis=1)
+                - np.linalg.norm(tr.x[trailer, :3] - s, axis=1)
+            )
+            < cfg.merge_range_m
+        )
+        lone = np.where(took[leader], leader, trailer)[close]
+        if not lone.size:
             return hold
         hold = hold.copy()
-        hold[np.isin(ut, list(lone))] = True
+        hold[np.isin(ut, lone)] = True
         return hold
 
     def _lead_pick(
