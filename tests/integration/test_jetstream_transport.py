@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import nats
 import nats.errors
 import pytest
+from nats.aio.msg import Msg
 
 from trilink.errors import TransportError
 from trilink.sharing.cluster import STREAM, NatsCluster, consumer_name
@@ -23,6 +24,7 @@ from trilink.sharing.transport.jetstream import (
     JetStreamTransport,
     _batch_id,
     _pack_batch,
+    _Receiver,
     _unpack_batch,
 )
 
@@ -463,3 +465,31 @@ def test_batch_payload_round_trip_and_malformed() -> None:
     assert _batch_id("KOR", "USA", entries) == _batch_id("KOR", "USA", list(entries))
     assert _batch_id("KOR", "USA", entries) != _batch_id("KOR", "USA", entries[:2])
     assert _batch_id("KOR", "USA", entries) != _batch_id("KOR", "JPN", entries)
+
+
+async def test_a_frame_coming_back_after_newer_ones_is_handed_over_late_not_dropped(
+    transport: JetStreamTransport,
+) -> None:
+    """A frame lost in transit can come back after newer frames were handled (a consumer
+    leader elected late redelivers it then): below the last sequence handled, it is still
+    handed over, once; a redelivery of a frame handled is skipped by its id."""
+    conn = await transport._connection("JPN")
+    rec = Recorder()
+    receiver = _Receiver("JPN", rec.handler("JPN"), conn, ack_wait_s=2.0)
+    transport._handled_seq["JPN"] = 50  # frames up to stream sequence 50 handled
+
+    def delivery(sseq: int, msg_id: str, data: bytes) -> Msg:
+        reply = f"$JS.ACK.{STREAM}.{consumer_name('JPN')}.2.{sseq}.{sseq}.{time.time_ns()}.0"
+        return Msg(
+            conn.nc,
+            subject="trilink.link.USA.JPN",
+            reply=reply,
+            data=data,
+            headers={"Nats-Msg-Id": msg_id},
+        )
+
+    await transport._deliver(receiver, delivery(42, "late-42", b"late"))
+    await transport._deliver(receiver, delivery(42, "late-42", b"late"))  # its redelivery
+    assert [f for _, _, f in rec.calls] == [b"late"]
+    assert transport.redelivered_skipped == 1
+    assert transport._handled_seq["JPN"] == 50, "the handled mark never moves back"

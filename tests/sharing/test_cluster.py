@@ -32,6 +32,7 @@ from trilink.sharing.cluster import (
     published_links,
 )
 from trilink.sharing.cluster import _retry_js as retry_js
+from trilink.sharing.cluster import _server_environment as server_environment
 from trilink.sharing.topology import Topology
 from trilink.sharing.transport.jetstream import JetStreamTransport
 
@@ -198,6 +199,44 @@ async def test_stream_is_r3_file_with_dedup_window_and_a_consumer_per_nation(
             assert c.config.ack_wait == 2.0
     finally:
         await nc.close()
+
+
+def _leaders(cluster: NatsCluster) -> tuple[str | None, dict[str, str | None]]:
+    i = next(i for i in range(3) if cluster.is_running(i))
+    return cluster._leaders(cluster.servers[i])
+
+
+@pytest.mark.jetstream
+def test_consumer_leaders_are_placed_beside_the_stream_leader_and_moved_back_after_a_kill(
+    tmp_path: Path,
+) -> None:
+    c = NatsCluster(tmp_path / "c", agreements=TRILATERAL, topology=HUB, ack_wait_s=2.0)
+    c.start()
+    try:
+        stream, consumers = _leaders(c)
+        assert stream is not None
+        assert consumers == {consumer_name(n): stream for n in NATIONS}  # start() placed them
+        c.kill(c.stream_leader())
+        c.wait_leaders()
+        c.restart(next(i for i in range(3) if not c.is_running(i)))
+        c.wait_leaders()
+        assert c.colocate_leaders()
+        stream, consumers = _leaders(c)
+        assert consumers == {consumer_name(n): stream for n in NATIONS}
+    finally:
+        c.stop()
+
+
+def test_each_server_gets_its_share_of_the_cores_unless_gomaxprocs_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GOMAXPROCS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert server_environment()["GOMAXPROCS"] == "2"
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert server_environment()["GOMAXPROCS"] == "1"
+    monkeypatch.setenv("GOMAXPROCS", "6")
+    assert server_environment()["GOMAXPROCS"] == "6"
 
 
 @pytest.mark.jetstream

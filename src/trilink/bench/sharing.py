@@ -90,13 +90,19 @@ class SharingResult:
         return asdict(self)
 
 
+_STATE: Final = np.array([-3.05e6, 4.05e6, 3.95e6, 1200.0, -300.0, 2500.0])
+_COVARIANCE: Final = np.eye(6) * 250.0
+
+
 def _track(i: int) -> Track:
+    """A national track report as a tracker hands it over (its arrays shared: building
+    them is the tracker's work, not the node's, and a track is never modified)."""
     return Track(
         track_id=f"KOR-T{i % 10_000:04d}",
         nation="KOR",
         t_s=_T0 + i * 1e-3,
-        state=np.array([-3.05e6, 4.05e6, 3.95e6, 1200.0, -300.0, 2500.0]),
-        covariance=np.eye(6) * 250.0,
+        state=_STATE,
+        covariance=_COVARIANCE,
         status=TrackState.CONFIRMED,
         sensors=("KOR-GREENPINE-1",),
         first_t_s=_T0,

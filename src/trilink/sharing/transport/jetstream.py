@@ -30,14 +30,17 @@ Each local nation has one NATS connection with *its own* credentials (see
 
 Order and exactly-once while running. The consumer redelivers a frame whose
 acknowledgement was lost (a server died before it was replicated); the receiver
-remembers the stream sequence of the last frame it handled and re-acknowledges such
-frames without handing them over again. A frame delivered to a connection that then
-broke never arrives; it is redelivered once its acknowledgement wait has passed, before
-newer frames. So after a disconnection, a lost pull request or a (re)start with frames
-still unacknowledged, the receiver pauses until those frames are due again (the
-consumer's ack wait plus one pull expiry) and then reads on, in order. Duplicates can
-therefore only follow a new process (the handled sequence lives in memory): the node
-discards them by the originator's sequence number.
+remembers the ids of the frames it handled and re-acknowledges such frames without
+handing them over again. A frame delivered to a connection that then broke never
+arrives; it is redelivered once its acknowledgement wait has passed *on the consumer's
+leader*, before newer frames. So after a disconnection, a lost pull request or a
+(re)start with frames still unacknowledged, the receiver asks the consumer (waiting out
+a leader election: a consumer led from the killed server gets a new leader only then)
+and, if it holds frames delivered and not acknowledged, pauses one ack wait from that
+answer, then reads on, in order. A frame that still comes back after newer ones is
+handed over late, never dropped: a redelivery is skipped only by the ids handled.
+Duplicates can therefore only follow a new process (the handled ids live in memory):
+the node discards them by the originator's sequence number.
 """
 
 from __future__ import annotations
@@ -300,6 +303,7 @@ class _Receiver:
     ack_wait_s: float
     task: asyncio.Task[None] | None = None
     resume_at: float = 0.0
+    recheck: bool = False  # a pull was cut short: check the consumer before pulling again
     sub: Subscription | None = field(default=None, repr=False)
 
 
@@ -688,10 +692,28 @@ class JetStreamTransport(Transport):
         if nation in self._receivers:
             raise TransportError(f"{nation} is already started on this JetStream transport")
         conn = await self._connection(nation)
+        reply = await self._consumer_info(conn, nation)
+        ack_wait_s, ack_floor, pending = _consumer_state(reply, nation)
+        handled = max(self._handled_seq.get(nation, 0), ack_floor)
+        self._handled_seq[nation] = handled
+        receiver = _Receiver(nation, handler, conn, ack_wait_s)
+        if pending > 0:
+            # delivered earlier and not acknowledged: wait until they are due again
+            since = self._stopped_at.get(nation, time.monotonic())
+            receiver.resume_at = since + ack_wait_s + self.pull_expires_s + 0.5
+        self._receivers[nation] = receiver
+        receiver.task = asyncio.get_running_loop().create_task(
+            self._receive(receiver), name=f"trilink-jetstream-rx-{nation}"
+        )
+        self._changed.set()
+
+    async def _consumer_info(self, conn: _Connection, nation: str) -> _Reply:
+        """The consumer's info, once it has a leader (waits out an election, up to
+        ``send_timeout_s``)."""
         consumer = consumer_name(nation)
         info_subject = f"$JS.API.CONSUMER.INFO.{STREAM}.{consumer}"
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.send_timeout_s  # rides out a consumer leader election
+        deadline = loop.time() + self.send_timeout_s
         while True:
             try:
                 reply = await conn.request(info_subject, b"", timeout_s=2.0)
@@ -706,7 +728,7 @@ class JetStreamTransport(Transport):
             else:
                 unavailable = _unavailable(reply)
                 if unavailable is None:
-                    break
+                    return reply
                 problem = unavailable
             if loop.time() > deadline:
                 raise TransportError(
@@ -715,19 +737,6 @@ class JetStreamTransport(Transport):
                     f"leader? ({', '.join(conn.creds.servers)})"
                 )
             await asyncio.sleep(0.25)
-        ack_wait_s, ack_floor, pending = _consumer_state(reply, nation)
-        handled = max(self._handled_seq.get(nation, 0), ack_floor)
-        self._handled_seq[nation] = handled
-        receiver = _Receiver(nation, handler, conn, ack_wait_s)
-        if pending > 0:
-            # delivered earlier and not acknowledged: wait until they are due again
-            since = self._stopped_at.get(nation, time.monotonic())
-            receiver.resume_at = since + ack_wait_s + self.pull_expires_s + 0.5
-        self._receivers[nation] = receiver
-        receiver.task = asyncio.get_running_loop().create_task(
-            self._receive(receiver), name=f"trilink-jetstream-rx-{nation}"
-        )
-        self._changed.set()
 
     async def stop(self, nation: str) -> None:
         receiver = self._receivers.pop(nation, None)
@@ -774,6 +783,8 @@ class JetStreamTransport(Transport):
             delay = r.resume_at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if r.recheck and nc.is_connected:
+                await self._await_redeliveries(r)
             if nc.is_closed:
                 raise TransportError(
                     f"{r.nation}'s connection to the cluster is closed; delivery stopped"
@@ -835,28 +846,46 @@ class JetStreamTransport(Transport):
                         resync = True
                         break
             if resync:  # frames lost in transit are due again after their ack wait
-                r.resume_at = time.monotonic() + r.ack_wait_s + self.pull_expires_s + 0.5
+                r.recheck = True
+
+    async def _await_redeliveries(self, r: _Receiver) -> None:
+        """After a pull was cut short (a server died, the connection broke, a consumer
+        leader changed), frames delivered to us may have been lost in transit. They are
+        redelivered, before newer frames, once their ack wait has passed *on the
+        consumer's current leader*, which may have been elected only now. So ask the
+        consumer (waiting out its election), and if it holds frames delivered and not
+        acknowledged, wait one ack wait from its answer before pulling again."""
+        reply = await self._consumer_info(r.conn, r.nation)
+        r.recheck = False
+        _, _, pending = _consumer_state(reply, r.nation)
+        if pending > 0:
+            await asyncio.sleep(r.ack_wait_s + 0.5)
 
     async def _deliver(self, r: _Receiver, msg: Msg) -> None:
         sseq = _stream_seq(msg)
         nation = r.nation
-        if sseq <= self._handled_seq.get(nation, 0):
-            # handled already; its acknowledgement was lost: acknowledge again
-            self.redelivered_skipped += 1
-            await _ack(msg)
-            return
+        handled_seq = self._handled_seq.get(nation, 0)
+        # Below the last sequence handled: a redelivery whose acknowledgement was lost
+        # (its frames handled: skipped by their ids below), or, rarely, a frame lost in
+        # transit that comes back after newer ones (a consumer leader elected late): it
+        # is handed over late rather than lost.
+        late = sseq <= handled_seq
         parts = msg.subject.split(".")
         src = parts[2] if len(parts) == 4 else "?"
         headers = msg.headers
         count = headers.get(_BATCH) if headers else None
         if count is None:
             msg_id = headers.get(_MSG_ID) if headers else None
-            if msg_id is None or msg_id not in self._recent.get(nation, ()):
+            if msg_id is None and late:
+                self.redelivered_skipped += 1  # no id to tell: the sequence says handled
+            elif msg_id is None or msg_id not in self._recent.get(nation, ()):
                 await r.handler(msg.data, src)
                 self.delivered += 1
+            elif late:
+                self.redelivered_skipped += 1
             else:
                 self.duplicates_skipped += 1  # the same id handled before, in another message
-            self._handled_seq[nation] = sseq
+            self._handled_seq[nation] = max(handled_seq, sseq)
             await _ack(msg)
             if msg_id is not None:
                 self._handled(nation, msg_id)
@@ -872,7 +901,7 @@ class JetStreamTransport(Transport):
                 sseq,
                 exc,
             )
-            self._handled_seq[nation] = sseq
+            self._handled_seq[nation] = max(handled_seq, sseq)
             await _ack(msg)
             return
         self.batches_received += 1
@@ -899,7 +928,7 @@ class JetStreamTransport(Transport):
         finally:
             if k < len(entries):  # cut short (stopped, or the handler failed): resume at k
                 self._partial[nation] = (sseq, k)
-        self._handled_seq[nation] = sseq
+        self._handled_seq[nation] = max(handled_seq, sseq)
         await _ack(msg)
 
     def _handled(self, dst: str, msg_id: str) -> None:
