@@ -90,6 +90,8 @@ class NodeResult:
     fuse_s: float
     nees_samples: list[float] = field(default_factory=list)
     nees_t_rel_s: list[float] = field(default_factory=list)
+    national_nees: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    """Each nation's own RV track: (times after launch, NEES), the fusion's inputs."""
 
 
 @dataclass
@@ -158,6 +160,11 @@ def one_run(args: tuple[str, int, tuple[str, ...], bool, tuple[float, ...]]) -> 
                 fuse_s=fuse_s,
                 nees_samples=nees.tolist(),
                 nees_t_rel_s=list(fused.t_rel_s) if fused else [],
+                national_nees={
+                    n: (list(e.t_rel_s), list(e.nees))
+                    for n, e in run.errors.items()
+                    if n != "fused"
+                },
             )
         )
     return RunResult(seed, replay_s, results)
@@ -245,35 +252,46 @@ def report(results: list[RunResult], nodes: tuple[str, ...], times_s: tuple[floa
 PHASES_S = ((0.0, 240.0, "boost"), (240.0, 3900.0, "midcourse"), (3900.0, 1e9, "descent"))
 
 
-def anees_by_tick(results: list[NodeResult]) -> dict[float, tuple[float, int]]:
+Series = tuple[list[float], list[float]]  # (times after launch, NEES) of one run
+
+
+def anees_by_tick(series: list[Series]) -> dict[float, tuple[float, int]]:
     """``{t_rel_s: (mean NEES over the runs with a sample then, how many runs)}``."""
     by_t: dict[float, list[float]] = {}
-    for n in results:
-        for t, v in zip(n.nees_t_rel_s, n.nees_samples, strict=True):
+    for times, values in series:
+        for t, v in zip(times, values, strict=True):
             by_t.setdefault(t, []).append(v)
     return {t: (float(np.mean(v)), len(v)) for t, v in sorted(by_t.items())}
 
 
 def _report_anees(results: list[NodeResult]) -> None:
     """Print the share of ticks whose ANEES lies inside, below and above its 95 % band
-    (ticks held by at least half of the runs), overall and per phase of flight."""
-    half = max(1, len(results) // 2)
-    ticks = [(t, m, k) for t, (m, k) in anees_by_tick(results).items() if k >= half]
-    if not ticks:
-        return
-    for lo_t, hi_t, name in ((0.0, 1e9, "all"), *PHASES_S):
-        sel = [(m, *nees_band(k)) for t, m, k in ticks if lo_t <= t < hi_t]
-        if not sel:
-            continue
-        inside = sum(1 for m, lo, hi in sel if lo <= m <= hi)
-        below = sum(1 for m, lo, _ in sel if m < lo)
-        above = sum(1 for m, _, hi in sel if m > hi)
-        mean = float(np.mean([m for m, *_ in sel]))
-        print(
-            f"  ANEES over runs per tick, {name:9s} ({len(sel)} ticks held by ≥{half} runs): "
-            f"mean {mean:.2f}; {100 * inside / len(sel):.0f}% inside the 95% band, "
-            f"{100 * below / len(sel):.0f}% below, {100 * above / len(sel):.0f}% above"
+    (ticks held by at least half of the runs), overall and per phase of flight: of the
+    fused track, then of each nation's own track (the fusion's inputs, for comparison)."""
+    sources: list[tuple[str, list[Series]]] = [
+        ("fused", [(n.nees_t_rel_s, n.nees_samples) for n in results])
+    ]
+    for nation in NATIONS:
+        sources.append(
+            (nation, [n.national_nees[nation] for n in results if nation in n.national_nees])
         )
+    half = max(1, len(results) // 2)
+    for source, series in sources:
+        ticks = [(t, m, k) for t, (m, k) in anees_by_tick(series).items() if k >= half]
+        for lo_t, hi_t, name in ((0.0, 1e9, "all"), *PHASES_S):
+            sel = [(m, *nees_band(k)) for t, m, k in ticks if lo_t <= t < hi_t]
+            if not sel:
+                continue
+            inside = sum(1 for m, lo, hi in sel if lo <= m <= hi)
+            below = sum(1 for m, lo, _ in sel if m < lo)
+            above = sum(1 for m, _, hi in sel if m > hi)
+            mean = float(np.mean([m for m, *_ in sel]))
+            print(
+                f"  ANEES over runs per tick, {source:5s} {name:9s} ({len(sel)} ticks held by "
+                f"≥{half} runs): mean {mean:.2f}; {100 * inside / len(sel):.0f}% inside the "
+                f"95% band, {100 * below / len(sel):.0f}% below, "
+                f"{100 * above / len(sel):.0f}% above"
+            )
 
 
 def main() -> None:
