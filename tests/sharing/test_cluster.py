@@ -30,8 +30,8 @@ from trilink.sharing.cluster import (
     find_nats_server,
     nation_permissions,
     published_links,
+    retry_js,
 )
-from trilink.sharing.cluster import _retry_js as retry_js
 from trilink.sharing.cluster import _server_environment as server_environment
 from trilink.sharing.topology import Topology
 from trilink.sharing.transport.jetstream import JetStreamTransport

@@ -29,7 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
 from trilink.errors import TransportError
-from trilink.sharing.cluster import Credentials
+from trilink.sharing.cluster import Credentials, retry_js
 
 __all__ = [
     "BENCH_STREAM",
@@ -104,18 +104,22 @@ async def raw_jetstream_publish(
     nc = await _connect(creds)
     js = nc.jetstream(timeout=10, publish_async_max_pending=max_pending)
     payload = b"x" * payload_bytes
-    try:
+    config = StreamConfig(
+        name=BENCH_STREAM,
+        subjects=["trilink-bench.js.>"],
+        storage=StorageType.FILE,
+        num_replicas=3,
+        duplicate_window=120.0,
+    )
+
+    async def delete_left_over() -> None:
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await js.delete_stream(BENCH_STREAM)
-        await js.add_stream(
-            StreamConfig(
-                name=BENCH_STREAM,
-                subjects=["trilink-bench.js.>"],
-                storage=StorageType.FILE,
-                num_replicas=3,
-                duplicate_window=120.0,
-            )
-        )
+
+    try:
+        # a cluster just started can leave an API request unanswered while it settles
+        await retry_js(delete_left_over, f"delete a left-over {BENCH_STREAM} stream")
+        await retry_js(lambda: js.add_stream(config), f"create stream {BENCH_STREAM}")
         await _warm_up(js)
         futures = []
         start = time.perf_counter()

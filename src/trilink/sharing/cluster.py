@@ -74,6 +74,7 @@ __all__ = [
     "link_subject",
     "nation_permissions",
     "published_links",
+    "retry_js",
 ]
 
 STREAM: Final = "TRILINK"
@@ -909,7 +910,7 @@ class NatsCluster:
                 duplicate_window=120.0,
                 max_age=7 * 24 * 3600.0,
             )
-            await _retry_js(lambda: js.add_stream(stream), f"create stream {STREAM}")
+            await retry_js(lambda: js.add_stream(stream), f"create stream {STREAM}")
             for nation in nations:
                 cfg = ConsumerConfig(
                     durable_name=consumer_name(nation),
@@ -920,7 +921,7 @@ class NatsCluster:
                     max_ack_pending=20_000,
                     max_deliver=-1,
                 )
-                await _retry_js(
+                await retry_js(
                     lambda cfg=cfg: js.add_consumer(STREAM, config=cfg),
                     f"create consumer {cfg.durable_name}",
                 )
@@ -996,7 +997,7 @@ def _server_environment() -> dict[str, str]:
 _SETTLING_ERR_CODES = frozenset({10005})
 
 
-async def _retry_js(op: Any, what: str, *, timeout_s: float = 30.0) -> None:
+async def retry_js(op: Any, what: str, *, timeout_s: float = 30.0) -> None:
     """Run a JetStream API call, retrying while the cluster settles (no leader yet)."""
     import nats.errors
     import nats.js.errors
