@@ -16,10 +16,11 @@ in a process of its own (:mod:`trilink.bench.sharing_peer`) and the broker is th
   also verified by the recipient).
 * **sender** — ``signed_msgs_per_s``: what one node releases per second on its own —
   planned under the agreement, signed, audited and accepted (durably stored) by the
-  transport, scans published as above — with no recipient drawing on the same CPU (on
-  the embedded transport the recipient's node is not started for this part; on
-  JetStream it runs in its own process anyway). The end-to-end ``msgs_per_s`` above adds
-  the recipient's work and the receipts; on the embedded transport both share one core.
+  transport, scans published as above — with no recipient drawing on the same CPU: the
+  recipient's node is not started yet for this part (on JetStream its consumer keeps the
+  backlog, which the node then takes before the other parts). The end-to-end
+  ``msgs_per_s`` above adds the recipient's work and the receipts; on the embedded
+  transport both share one core.
 * **latency** — ``rate`` messages per second for ``seconds`` seconds, paced: for each, the
   time from calling publish to the sender verifying the recipient's signed receipt for
   it; ``p50_ms`` and ``p99_ms``. ``lost`` counts messages whose publish returned but that
@@ -290,6 +291,7 @@ async def run_sharing(
                 sender = await _pair(alone, root / "sender-only", agreements, local_usa=False)
                 try:
                     await _sender_rate(sender, min(count, 2_000), window, scan)  # warm-up
+                    settle_heap()
                     signed = await _sender_rate(sender, count, window, scan)
                 finally:
                     await sender.close()
@@ -298,16 +300,18 @@ async def run_sharing(
             else:
                 carrier = JetStreamTransport.from_cluster(cluster.info(), ["KOR"])
                 pair = await _pair(carrier, root, agreements, local_usa=False)
-                peer = _start_peer(root, cluster.directory)
             try:
+                if signed is None:  # JetStream: before USA's node runs, as on embedded
+                    await _sender_rate(pair, min(count, 2_000), window, scan)  # warm-up
+                    settle_heap()
+                    signed = await _sender_rate(pair, count, window, scan)
+                    peer = _start_peer(root, cluster.directory)  # takes the backlog
+                    await pair.settle(timeout_s=60.0)
                 await _throughput(pair, min(count, 2_000), window, scan)  # warm-up
                 await pair.settle(timeout_s=30.0)
                 settle_heap()  # as a node process does once it is set up
                 msgs_per_s = await _throughput(pair, count, window, scan)
                 await pair.settle(timeout_s=30.0)
-                if signed is None:
-                    signed = await _sender_rate(pair, count, window, scan)
-                    await pair.settle(timeout_s=60.0)
                 latencies, achieved, lost = await _latency(pair, rate, seconds)
             finally:
                 await pair.close()
