@@ -33,7 +33,7 @@ def _track(
 
 
 def _picture(**kw: float) -> Picture:
-    return Picture("JPN", PictureConfig(estimate_bias=False, merge=False, **kw))
+    return Picture("JPN", PictureConfig(estimate_bias=False, reassociate=False, **kw))
 
 
 def test_a_member_outvoted_on_velocity_is_not_fused() -> None:

@@ -9,24 +9,35 @@ Every national track (own or received) is mapped to one system track of this nod
   azimuth and elevation from its tracks' radar sites when ``sites`` gives them, else as a
   translation)
   relative to a reference nation (the network's ``registration_reference``, else this
-  node's own) from pairs of members of the same system track; members are corrected
-  (``r - b``, covariance ``+ P_b`` and the bias model's error) before they are gated or
-  fused, so gates start wide (the prior) and tighten as offsets are learnt.
+  node's own) from pairs of members of the same system track; members are corrected in
+  position and velocity (``x - b``, covariance ``+ P_b`` and the bias model's error)
+  before they are gated or fused, so gates start wide (the prior) and tighten as offsets
+  are learnt.
 * **Association.** A new national track joins the nearest system track (χ² gate on
   de-biased positions) holding no live track (updated within ``exclusive_s``) of the same
   nation (unless the two are that nation's tracker holding the object twice, a *dual
-  track*: their states agree), or starts a new one. Two system tracks whose live members
-  come from different nations (or are duals) and whose fused
-  positions fall in the gate are merged (an object first tracked apart before the bias
-  was learnt); the older number stays. A member that stays outside a wider gate
-  (``split_chi2``) from every other nation's member for ``split_after`` updates in a row
-  leaves for a system track of its own (a wrong first association).
+  track*: their states agree), or starts a new one. Once per ``reassociate_s`` of event
+  time the whole picture is solved again (:meth:`Picture.reassociate`), one nation at a
+  time: that nation's live tracks are assigned (optimal assignment, scipy's
+  ``linear_sum_assignment``) to the system tracks as the *other* nations' members place
+  them, or to a system track of their own (costing ``new_object_chi2``: two nations'
+  tracks of one object that disagree beyond the gate, with nothing else near, stay one
+  system track); a track's present system track is cheaper by ``stay_bonus_chi2``
+  (hysteresis). So a nation's
+  tracks of one group of objects are spread over as many system tracks as it has
+  tracks there, never more: after a stage separation, when one nation's tracker hands
+  the re-entry vehicle to a new track and another's keeps it on the old one, the two
+  are paired anew at once instead of standing apart as a duplicate. A system track left
+  without members is gone; when the only members of an older system track move into a
+  younger one, the older number stays (an object first tracked apart before the bias
+  was learnt).
 * **Fusion.** Each nation's sharpest fresh member's de-biased state is brought to a common
   time and fused by inverse covariance intersection (default) or covariance intersection:
   consistent under unknown common information, and never larger in trace than the best
   member. Members are first tested against each other (position and velocity, χ² 6 dof):
   one outvoted by the rest is not fused (a national track that swapped to the spent stage
-  or went overconfident through a manoeuvre), and a disagreement no majority settles
+  or went overconfident through a manoeuvre), nor is a quiet one (not updated within
+  ``exclusive_s``) that disagrees with live ones, and a disagreement no majority settles
   widens the fused covariance to cover every member (covariance union).
 * **Reporting responsibility.** One member holds it (``SystemTrack.reporting``): the
   fresh member with the smallest de-biased position covariance; another takes it only when
@@ -38,12 +49,14 @@ Every national track (own or received) is mapped to one system track of this nod
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
 
 from trilink.fusion.bias import BiasConfig, BiasEstimator
 from trilink.fusion.covariance_intersection import covariance_intersection
@@ -71,7 +84,8 @@ class PictureConfig:
     """Parameters of a node's picture."""
 
     gate_chi2: float = field(
-        default=GATE_CHI2_3DOF, metadata={"doc": "association and merge gate, χ² 3 dof"}
+        default=GATE_CHI2_3DOF,
+        metadata={"doc": "gate of a new national track into a system track, χ² 3 dof"},
     )
     stale_s: float = field(
         default=STALE_S, metadata={"doc": "a member older than this (s) is no longer fused"}
@@ -105,13 +119,36 @@ class PictureConfig:
             "track quiet for longer is taken as dropped or renumbered)"
         },
     )
-    merge: bool = field(default=True, metadata={"doc": "merge system tracks of one object"})
-    split_chi2: float = field(
-        default=2.0 * GATE_CHI2_3DOF,
-        metadata={"doc": "a member this far (χ², 3 dof) from every other member is suspect"},
+    reassociate: bool = field(
+        default=True, metadata={"doc": "solve the association of all live tracks again"}
     )
-    split_after: int = field(
-        default=5, metadata={"doc": "a member suspect on this many updates in a row leaves"}
+    reassociate_s: float = field(
+        default=1.0,
+        metadata={"doc": "how often (s of event time) the association is solved again"},
+    )
+    stay_bonus_chi2: float = field(
+        default=4.0,
+        metadata={
+            "doc": "hysteresis: a track's present system track costs this much less (χ², "
+            "3 dof) than another when the association is solved again"
+        },
+    )
+    new_object_chi2: float = field(
+        default=150.0,
+        metadata={
+            "doc": "re-association: a track stands as an object of its own only when every "
+            "system track costs more than this (χ² of the position difference, 3 dof, "
+            "plus the log-likelihood spread): further, it is another object; nearer, the "
+            "same object reported inconsistently by two nations (their members are then "
+            "fused under a covariance union that covers both)"
+        },
+    )
+    bias_pair_chi2: float = field(
+        default=2.0 * GATE_CHI2_3DOF,
+        metadata={
+            "doc": "a track feeds the bias filter only while within this (χ², 3 dof) of "
+            "another nation's member of its system track"
+        },
     )
     consistency_chi2: float = field(
         default=CONSISTENCY_CHI2_6DOF,
@@ -126,16 +163,16 @@ class PictureConfig:
     def __post_init__(self) -> None:
         if self.fusion not in FUSERS:
             raise ValueError(f"PictureConfig: `fusion` must be one of {tuple(FUSERS)}")
-        for name in ("gate_chi2", "stale_s", "report_fresh_s", "exclusive_s"):
+        for name in ("gate_chi2", "stale_s", "report_fresh_s", "exclusive_s", "reassociate_s"):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"PictureConfig: `{name}` must be positive")
         if not 0.0 < self.report_switch_ratio <= 1.0:
             raise ValueError("PictureConfig: `report_switch_ratio` must be in (0, 1]")
 
 
-@dataclass
+@dataclass(eq=False)
 class SystemTrack:
-    """One object in a node's picture."""
+    """One object in a node's picture (compared by identity)."""
 
     system_id: str
     members: dict[MemberKey, list[Track]] = field(default_factory=dict)
@@ -236,12 +273,16 @@ class Picture:
         self.bias = BiasEstimator(self.config.reference or nation, self.config.bias)
         self.duplicates_dropped = 0
         self.merges = 0
+        self.splits = 0
+        self.moves = 0
         self._fuser = FUSERS[self.config.fusion]
         self._systems: list[SystemTrack] = []
         self._by_member: dict[MemberKey, SystemTrack] = {}
         self._pair_t: dict[tuple[MemberKey, MemberKey], float] = {}
-        self._suspect: dict[MemberKey, int] = {}
-        self.splits = 0
+        self._reassociated_t = -math.inf
+        # Corrected member states while the association is solved (the bias filter does
+        # not change meanwhile): each is needed for every candidate system track.
+        self._corrected: dict[tuple[int, float], tuple[Array, Array]] | None = None
         self.excluded = 0
         self.unions = 0
         self._next = 1
@@ -277,17 +318,17 @@ class Picture:
         if st is not None and track.t_s <= st.members[key][-1].t_s:
             self.duplicates_dropped += 1
             return st
+        cfg = self.config
+        if cfg.reassociate and track.t_s - self._reassociated_t >= cfg.reassociate_s:
+            self.reassociate(track.t_s)
+            st = self._by_member.get(key)
         if st is None:
             st = self._associate(track)
             self._by_member[key] = st
         st.members.setdefault(key, []).append(track)
-        if self._misfits(st, key, track):
-            st = self._split(st, key)
-        elif self.config.estimate_bias:
+        if cfg.estimate_bias and self._fits(st, key, track):
             self._learn_bias(st, key, track)
         self._refresh(st, track.t_s)
-        if self.config.merge:
-            st = self._merge(st, track.t_s)
         return st
 
     def site_of(self, track: Track) -> Array | None:
@@ -297,12 +338,20 @@ class Picture:
 
     def corrected(self, track: Track, t_s: float) -> tuple[Array, Array]:
         """A member's state (9) and covariance at ``t_s`` with its nation's estimated offset
-        removed from the position and the offset's uncertainty added (ECEF, m, m/s)."""
+        removed from the position and velocity and the offset's uncertainty added (ECEF,
+        m, m/s)."""
+        key = (id(track), t_s)
+        if self._corrected is not None and key in self._corrected:
+            return self._corrected[key]
         x, p = predict_track(track, t_s)
         if self.config.estimate_bias:
-            b, pb = self.bias.offset(track.nation, x[:3], self.site_of(track), t_s)
-            x[:3] -= b
-            p[:3, :3] += pb
+            b, pb = self.bias.state_offset(track.nation, x[:3], x[3:6], self.site_of(track), t_s)
+            x[:6] -= b
+            p[:6, :6] += pb
+        if self._corrected is not None:
+            x.flags.writeable = False
+            p.flags.writeable = False
+            self._corrected[key] = (x, p)
         return x, p
 
     def _associate(self, track: Track) -> SystemTrack:
@@ -322,12 +371,9 @@ class Picture:
                 best = (d2, st)
         if best is not None:
             return best[1]
-        st = SystemTrack(system_id=f"{self.nation}-S{self._next:03d}")
-        self._next += 1
-        self._systems.append(st)
-        return st
+        return self._new_system()
 
-    def _dual(self, track: Track, other: Track) -> bool:
+    def _dual(self, track: Track, other: Track, *, widen: float = 1.0) -> bool:
         """Whether ``track`` and ``other``, two live tracks of one nation, are that nation's
         tracker holding one object twice: their states (position and velocity) agree
         within ``consistency_chi2`` (6 dof) on their own covariances. They share the
@@ -336,13 +382,14 @@ class Picture:
         enters the test: two tracks of one nation on closely spaced objects (a re-entry
         vehicle and its stage, tens of metres apart with tens of metres of error) stay
         apart while that nation's bias is not being removed."""
-        xa, pa = predict_track(track, track.t_s)
-        xb, pb = predict_track(other, track.t_s)
+        t_s = max(track.t_s, other.t_s)
+        xa, pa = predict_track(track, t_s)
+        xb, pb = predict_track(other, t_s)
         if self.config.estimate_bias:
             model = self.bias.model_error(track.nation, xa[:3], self.site_of(track))
             pa[:3, :3] += model
             pb[:3, :3] += model
-        return _state_d2(xa, pa, xb, pb) < self.config.consistency_chi2
+        return _state_d2(xa, pa, xb, pb) < self.config.consistency_chi2 * widen
 
     def _learn_bias(self, st: SystemTrack, key: MemberKey, track: Track) -> None:
         """Feed the bias filter the position differences between ``track`` and the other
@@ -363,9 +410,10 @@ class Picture:
                 (other_key[0], xm[:3], pm[:3, :3], self.site_of(m)),
             )
 
-    def _misfits(self, st: SystemTrack, key: MemberKey, track: Track) -> bool:
-        """Whether ``track`` has now been outside ``split_chi2`` of every other nation's
-        fresh member for ``split_after`` updates in a row."""
+    def _fits(self, st: SystemTrack, key: MemberKey, track: Track) -> bool:
+        """Whether ``track`` lies within ``bias_pair_chi2`` of some other nation's fresh member
+        of its system track (or has none to be judged by): only then does it pair with
+        them to learn registration biases."""
         cfg = self.config
         others = [
             m
@@ -373,31 +421,11 @@ class Picture:
             if k[0] != key[0] and abs(track.t_s - m.t_s) <= cfg.pair_max_age_s
         ]
         if not others:
-            self._suspect.pop(key, None)
-            return False
+            return True
         x, p = self.corrected(track, track.t_s)
-        far = all(
-            _position_d2(x, p, *self.corrected(m, track.t_s)) > cfg.split_chi2 for m in others
+        return any(
+            _position_d2(x, p, *self.corrected(m, track.t_s)) <= cfg.bias_pair_chi2 for m in others
         )
-        count = self._suspect.get(key, 0) + 1 if far else 0
-        self._suspect[key] = count
-        return count >= cfg.split_after
-
-    def _split(self, st: SystemTrack, key: MemberKey) -> SystemTrack:
-        """Move member ``key`` out of ``st`` into a new system track; refresh both."""
-        hist = st.members.pop(key)
-        t_s = hist[-1].t_s
-        self._suspect.pop(key, None)
-        new = SystemTrack(system_id=f"{self.nation}-S{self._next:03d}", members={key: hist})
-        self._next += 1
-        self._systems.append(new)
-        self._by_member[key] = new
-        self.splits += 1
-        if st.reporting == key:
-            st.reporting = None
-        if st.fresh(t_s, self.config.stale_s):
-            self._refresh(st, t_s)
-        return new
 
     def _refresh(self, st: SystemTrack, t_s: float) -> None:
         every = st.fresh(t_s, self.config.stale_s)
@@ -417,8 +445,9 @@ class Picture:
         conservative test, as shared information only shrinks the difference). A member
         inconsistent with a strict majority of the others while the rest agree among
         themselves is left out (a national track that swapped to the spent stage, or one
-        overconfident through a manoeuvre); a disagreement no majority settles is
-        returned as such.
+        overconfident through a manoeuvre). A member not updated within ``exclusive_s``
+        that disagrees with live members is left out too. A disagreement no majority
+        settles is returned as such.
         """
         gate = self.config.consistency_chi2
         if gate <= 0.0 or len(fresh) < 2:
@@ -434,6 +463,13 @@ class Picture:
                     disagree = True
         if not disagree:
             return fresh, False
+        t_s = max(m.t_s for _, m in fresh)
+        live = {k for k, m in fresh if t_s - m.t_s <= self.config.exclusive_s}
+        quiet = {k for k in keys if k not in live and bad[k]}
+        if quiet and live and not any(bad[k] > sum(1 for q in quiet if q != k) for k in live):
+            # What a member reported before it went quiet does not outweigh what live
+            # members say now (a young track that lost its object, kilometres off).
+            return self._consistent([(k, m) for k, m in fresh if k not in quiet], states)
         n_other = len(keys) - 1
         out = {k for k in keys if 2 * bad[k] > n_other and n_other >= 2}
         kept = [(k, m) for k, m in fresh if k not in out]
@@ -504,45 +540,176 @@ class Picture:
         if holder not in quality or quality[best] < cfg.report_switch_ratio * quality[holder]:
             st.reporting = best
 
-    def _merge(self, st: SystemTrack, t_s: float) -> SystemTrack:
-        """Merge ``st`` with the nearest system track in the gate whose fresh members come
-        from other nations; the older system track survives. Returns the survivor."""
-        if st.fused is None:
-            return st
-        stale = self.config.stale_s
-        live = self.config.exclusive_s
-        mine = st.fresh(t_s, live)
-        xs, ps = predict_track(st.fused, t_s)
-        best: tuple[float, SystemTrack] | None = None
-        for other in self._systems:
-            if other is st or other.fused is None:
-                continue
-            if not other.fresh(t_s, stale):
-                continue
-            theirs = other.fresh(t_s, live)
-            if any(ka[0] == kb[0] and not self._dual(a, b) for ka, a in mine for kb, b in theirs):
-                continue  # one nation's two tracks of two objects
-            xo, po = predict_track(other.fused, t_s)
-            d2 = _position_d2(xs, ps, xo, po)
-            if d2 < self.config.gate_chi2 and (best is None or d2 < best[0]):
-                best = (d2, other)
-        if best is None:
-            return st
-        other = best[1]
-        keep, gone = (
-            (st, other)
-            if self._systems.index(st) < self._systems.index(other)
-            else (
-                other,
-                st,
+    # -- re-association ---------------------------------------------------------------------
+
+    def reassociate(self, t_s: float) -> None:
+        """Solve again, at ``t_s``, which system track each live national track (updated
+        within ``exclusive_s``) belongs to.
+
+        One nation at a time (the nation with most live tracks first), its live tracks
+        are assigned by optimal assignment to the system tracks as the other nations'
+        fresh members there place them (their de-biased states fused, this nation's
+        members left out), each system track taking at most one of them, or each to a
+        system track of its own. The cost is the χ² (3 dof) of the position difference
+        plus ``ln det(P + P_o) - ln det(P)`` (the negative log-likelihood beside the
+        track's own: a vague target does not win a track over a sharp one it also fits);
+        a track's present system track is ``stay_bonus_chi2`` cheaper; standing alone
+        costs ``new_object_chi2``. A nation's dual tracks (:meth:`_dual`) move as one.
+        Called by :meth:`ingest` once per ``reassociate_s`` of event time; empty system
+        tracks are dropped and every system track that changed is fused again.
+        """
+        self._reassociated_t = t_s
+        cfg = self.config
+        live: dict[str, list[MemberKey]] = {}
+        for st in self._systems:
+            for k, _ in st.fresh(t_s, cfg.exclusive_s):
+                live.setdefault(k[0], []).append(k)
+        changed: dict[int, SystemTrack] = {}
+        self._corrected = {}
+        try:
+            for nation in sorted(live, key=lambda n: (-len(live[n]), n)):
+                for st in self._assign(nation, live[nation], t_s):
+                    changed[id(st)] = st
+            for st in changed.values():
+                if st in self._systems and st.fresh(t_s, cfg.stale_s):
+                    self._refresh(st, t_s)
+        finally:
+            self._corrected = None
+
+    def _units(self, nation: str, keys: list[MemberKey], t_s: float) -> list[list[MemberKey]]:
+        """``nation``'s live tracks grouped into what moves together: a track and the
+        nation's other tracks that are its dual (that nation's tracker holding the object
+        twice: their states agree, :meth:`_dual`; a dual track already held together
+        parts only beyond twice the test's threshold, so a marginal one does not come
+        and go), sharpest first; any other track alone."""
+        quality = {k: self._quality(k, t_s) for k in keys}
+        units: list[list[MemberKey]] = []
+        for k in sorted(keys, key=lambda k: (quality[k], k)):
+            track = self._latest(k)
+            home = self._by_member[k]
+            unit = next(
+                (
+                    u
+                    for u in units
+                    if self._dual(
+                        track,
+                        self._latest(u[0]),
+                        widen=2.0 if self._by_member[u[0]] is home else 1.0,
+                    )
+                ),
+                None,
             )
-        )
-        for k, hist in gone.members.items():
-            keep.members[k] = hist
-            self._by_member[k] = keep
-        if keep.reporting is None:
-            keep.reporting = gone.reporting
-        self._systems.remove(gone)
-        self.merges += 1
-        self._refresh(keep, t_s)
-        return keep
+            if unit is None:
+                units.append([k])
+            else:
+                unit.append(k)
+        return units
+
+    def _latest(self, key: MemberKey) -> Track:
+        return self._by_member[key].members[key][-1]
+
+    def _quality(self, key: MemberKey, t_s: float) -> float:
+        """Trace (m²) of a member's de-biased position covariance at ``t_s``."""
+        return float(np.trace(self.corrected(self._latest(key), t_s)[1][:3, :3]))
+
+    def _others_state(self, st: SystemTrack, nation: str, t_s: float) -> tuple[Array, Array] | None:
+        """The fused de-biased state of ``st``'s fresh members of nations other than
+        ``nation`` (each nation's sharpest), or None if it has none."""
+        others = [(k, m) for k, m in st.fresh(t_s, self.config.stale_s) if k[0] != nation]
+        if not others:
+            return None
+        states = {k: self.corrected(m, t_s) for k, m in others}
+        best = _best_per_nation(others, states)
+        best.sort(key=lambda km: float(np.trace(states[km[0]][1][:3, :3])))
+        x, p = states[best[0][0]]
+        x, p = x[:6], p[:6, :6]
+        for k, _ in best[1:]:
+            xm, pm = states[k]
+            x, p = self._fuser(x, p, xm[:6], pm[:6, :6])
+        return x, p
+
+    def _assign(self, nation: str, keys: list[MemberKey], t_s: float) -> list[SystemTrack]:
+        """Re-assign ``nation``'s live tracks ``keys``; return the system tracks changed."""
+        cfg = self.config
+        units = self._units(nation, keys, t_s)
+        targets = [
+            (st, state)
+            for st in self._systems
+            if (state := self._others_state(st, nation, t_s)) is not None
+        ]
+        n_u, n_t = len(units), len(targets)
+        forbidden = 1e12
+        cost = np.full((n_u, n_t + n_u), forbidden)
+        for i, unit in enumerate(units):
+            x, p = self.corrected(self._latest(unit[0]), t_s)
+            home = self._by_member[unit[0]]
+            own_logdet = float(np.linalg.slogdet(p[:3, :3])[1])
+            for j, (st, (xo, po)) in enumerate(targets):
+                d2 = _position_d2(x, p, xo, po)
+                if d2 > cfg.new_object_chi2:
+                    continue
+                # The negative log-likelihood beside the unit's own: a vague target (a
+                # young or long-coasted track, kilometres wide) does not win a track
+                # over a sharp one it also fits.
+                spread = float(np.linalg.slogdet(p[:3, :3] + po[:3, :3])[1]) - own_logdet
+                cost[i, j] = d2 + spread - (cfg.stay_bonus_chi2 if st is home else 0.0)
+            cost[i, n_t + i] = cfg.new_object_chi2
+        rows, cols = linear_sum_assignment(cost)
+        changed: list[SystemTrack] = []
+        claimed: set[int] = set()  # system tracks a unit of this nation stays in alone
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+            unit = units[i]
+            home = self._by_member[unit[0]]
+            if j < n_t:
+                changed += self._move(unit, targets[j][0])
+                continue
+            shared = any(k[0] != nation for k, _ in home.fresh(t_s, cfg.stale_s))
+            if shared or id(home) in claimed:
+                self.splits += 1
+                home = self._new_system()
+            changed += self._move(unit, home)
+            claimed.add(id(self._by_member[unit[0]]))  # where it is now: a move can renumber
+        return changed
+
+    def _new_system(self) -> SystemTrack:
+        st = SystemTrack(system_id=f"{self.nation}-S{self._next:03d}")
+        self._next += 1
+        self._systems.append(st)
+        return st
+
+    def _move(self, unit: list[MemberKey], dest: SystemTrack) -> list[SystemTrack]:
+        """Move the members ``unit`` to ``dest`` (from wherever each is); a system track
+        left empty is dropped, and if it was older than ``dest``, ``dest``'s members go
+        over to it instead (the older number stays). Returns the system tracks changed."""
+        changed: list[SystemTrack] = []
+        moved = False
+        for k in unit:
+            src = self._by_member[k]
+            if src is dest:
+                continue
+            moved = True
+            dest.members[k] = src.members.pop(k)
+            self._by_member[k] = dest
+            if src.reporting == k:
+                src.reporting = None
+            if dest.reporting is None:
+                dest.reporting = k
+            if src.members:
+                self.moves += 1
+                changed.append(src)
+                continue
+            self.merges += 1
+            gone, keep = (dest, src) if self._index(src) < self._index(dest) else (src, dest)
+            if keep is src:  # the older system track keeps its number
+                for key, hist in dest.members.items():
+                    src.members[key] = hist
+                    self._by_member[key] = src
+                src.reporting = dest.reporting
+                dest.members = {}
+            self._systems.remove(gone)
+            changed = [c for c in changed if c is not gone]
+            dest = keep
+        return [*changed, dest] if moved else []
+
+    def _index(self, st: SystemTrack) -> int:
+        return next(i for i, s in enumerate(self._systems) if s is st)

@@ -1,0 +1,163 @@
+"""Tests of the picture's re-association: each tick the live national tracks are assigned
+again to system tracks, one nation at a time (SIMULATION)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trilink.fusion.picture import Picture, PictureConfig
+from trilink.geo.earth import geodetic_to_ecef
+from trilink.types import Track, TrackState
+
+T0 = 1.7e9
+R_A = geodetic_to_ecef(40.0, 135.0, 300e3)
+V = np.array([1000.0, 2000.0, 500.0])
+R_B = R_A + np.array([1500.0, -800.0, 600.0])  # a spent stage ~1.8 km from object A
+COV = np.diag([30.0**2] * 3 + [2.0**2] * 3)
+
+
+def _track(number: str, r0: np.ndarray, t_s: float, offset: np.ndarray | None = None) -> Track:
+    nation = number[:3]
+    r = r0 + V * (t_s - T0) + (np.zeros(3) if offset is None else offset)
+    return Track(
+        number,
+        nation,
+        t_s,
+        np.concatenate([r, V]),
+        COV,
+        TrackState.CONFIRMED,
+        (f"{nation}-R",),
+        T0,
+    )
+
+
+def _picture(**kw: float | bool) -> Picture:
+    return Picture("JPN", PictureConfig(estimate_bias=False, **kw))  # type: ignore[arg-type]
+
+
+def _tick(picture: Picture, t_s: float, tracks: list[Track]) -> None:
+    for trk in tracks:
+        picture.ingest(trk, received_from=None if trk.nation == "JPN" else trk.nation)
+
+
+def _groups(picture: Picture, t_s: float) -> set[frozenset[str]]:
+    """The picture's system tracks as sets of the members updated at ``t_s``."""
+    return {
+        frozenset(k[1] for k, _ in s.fresh(t_s, 0.0))
+        for s in picture.system_tracks()
+        if s.fresh(t_s, 0.0)
+    }
+
+
+def _swap(picture: Picture) -> list[set[frozenset[str]]]:
+    """Object A tracked by JPN-T1, USA-T1 and KOR-T1; stage B by JPN-T2 and USA-T2. At
+    T0+10 Japan's tracker hands A to a new track JPN-T3 and JPN-T1 follows the stage
+    (as after a separation); JPN-T2 is dropped. Returns the groups after each tick."""
+    out = []
+    for k in range(20):
+        t = T0 + k
+        if k < 10:
+            jpn = [_track("JPN-T1", R_A, t), _track("JPN-T2", R_B, t)]
+        else:
+            jpn = [_track("JPN-T1", R_B, t), _track("JPN-T3", R_A, t)]
+        others = [
+            _track("USA-T1", R_A, t),
+            _track("KOR-T1", R_A, t),
+            _track("USA-T2", R_B, t),
+        ]
+        _tick(picture, t, jpn + others)
+        out.append(_groups(picture, t))
+    return out
+
+
+def test_a_track_handed_to_another_object_moves_at_the_next_tick() -> None:
+    groups = _swap(_picture())
+    before = {frozenset({"JPN-T1", "USA-T1", "KOR-T1"}), frozenset({"JPN-T2", "USA-T2"})}
+    after = {frozenset({"JPN-T3", "USA-T1", "KOR-T1"}), frozenset({"JPN-T1", "USA-T2"})}
+    assert groups[9] == before
+    # One tick to see the swap (Japan's new track stands alone while it is received),
+    # then the pairing is right: two system tracks for two objects.
+    assert all(g == after for g in groups[11:]), groups[11:]
+    # Not vacuous: without re-association JPN-T1 stays where it was and JPN-T3 stands
+    # apart — three system tracks for two objects.
+    sticky = _swap(_picture(reassociate=False))
+    assert all(len(g) == 3 for g in sticky[11:]), sticky[11:]
+
+
+def test_the_older_system_track_keeps_its_number_when_two_are_joined() -> None:
+    # Korea's track first stands apart (300 m off, outside the gate of a new track), then
+    # comes within it: its system track is folded into Japan's older one.
+    picture = _picture()
+    for k in range(6):
+        t = T0 + k
+        off = np.array([300.0, 0.0, 0.0]) if k < 3 else None
+        _tick(picture, t, [_track("JPN-T1", R_A, t), _track("KOR-T1", R_A, t, off)])
+    (only,) = picture.system_tracks()
+    assert only.system_id == "JPN-S001"
+    assert set(only.members) == {("JPN", "JPN-T1"), ("KOR", "KOR-T1")}
+    assert picture.system_of("KOR", "KOR-T1") is only
+    assert picture.merges >= 1
+
+
+def test_two_nations_reporting_one_object_inconsistently_hold_one_system_track() -> None:
+    # USA's track is 240 m off with 30 m sigma (χ² ~ 30 beside Japan's): beyond the gate
+    # of a new track, but nothing else is there — one object, reported inconsistently.
+    off = np.array([240.0, 0.0, 0.0])
+
+    def run(picture: Picture) -> int:
+        for k in range(5):
+            t = T0 + k
+            _tick(picture, t, [_track("JPN-T1", R_A, t), _track("USA-T1", R_A, t, off)])
+        return len(picture.system_tracks())
+
+    picture = _picture()
+    assert run(picture) == 1
+    (st_,) = picture.system_tracks()
+    assert st_.fused is not None
+    # The fused covariance covers both reports (covariance union), not either alone.
+    for trk in (_track("JPN-T1", R_A, T0 + 4), _track("USA-T1", R_A, T0 + 4, off)):
+        d = trk.state[:3] - st_.fused.state[:3]
+        assert d @ np.linalg.solve(st_.fused.covariance[:3, :3], d) <= 1.0 + 1e-6
+    # Not vacuous: if a new object cost no more than the gate, they would stand apart.
+    assert run(_picture(new_object_chi2=16.0)) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_the_mapping_stays_whole_under_random_traffic(seed: int) -> None:
+    # Random nations' tracks on three objects (tracks born, dropped, renumbered, swapped
+    # and noisy): every member sits in exactly one system track, no system track is empty,
+    # and no system track holds two live tracks of one nation that are not that nation's
+    # dual track.
+    rng = np.random.default_rng(seed)
+    objects = [R_A, R_B, R_A + np.array([-2500.0, 1800.0, 0.0])]
+    picture = _picture()
+    for k in range(25):
+        t = T0 + k
+        tracks = []
+        for nation in ("JPN", "KOR", "USA"):
+            for i in range(int(rng.integers(0, 4))):
+                obj = objects[int(rng.integers(0, 3))]
+                noise = rng.normal(0.0, 30.0, 3) * rng.choice([1.0, 1.0, 8.0])
+                tracks.append(_track(f"{nation}-T{i + int(rng.integers(0, 3))}", obj, t, noise))
+        _tick(picture, t, tracks)
+        picture.reassociate(t)  # as the next tick's first update would
+        seen: dict[tuple[str, str], int] = {}
+        for s in picture.system_tracks():
+            assert s.members, "an empty system track is kept"
+            for key in s.members:
+                seen[key] = seen.get(key, 0) + 1
+                assert picture.system_of(*key) is s
+        assert all(n == 1 for n in seen.values())
+        for s in picture.system_tracks():
+            live = [m for _, m in s.fresh(t, picture.config.exclusive_s)]
+            for nation in {m.nation for m in live}:
+                mine = [m for m in live if m.nation == nation]
+                # One of them is the track the others are that nation's dual tracks of
+                # (held together out to twice the test's threshold).
+                assert any(
+                    all(m is head or picture._dual(m, head, widen=2.0) for m in mine)
+                    for head in mine
+                ), [m.track_id for m in mine]
