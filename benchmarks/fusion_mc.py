@@ -19,7 +19,10 @@ re-entry vehicle (RV):
   had a track on the RV;
 * the excess system tracks: ticks at which the picture held more recently updated system
   tracks than the nation holding most recently updated tracks (a duplicate made by
-  fusion), and the duplicates by truth label;
+  fusion), and the duplicates by truth: ticks at which an object had more system tracks
+  than any nation had tracks on it, each system track labelled with a distinct object one
+  of its fresh members follows where it can (:func:`trilink.fusion.evaluate.system_labels`:
+  the RV leaving its stage, resolved by one nation, is two objects, not a duplicate);
 * containment of the true RV impact in the 95 % ellipse of
   :func:`trilink.alerting.impact.predict_impact` (drag with the RV's uncertain ballistic
   coefficient) from the fused RV track at a few times after launch (the latest fused RV
@@ -33,6 +36,7 @@ tracks.
 
     python benchmarks/fusion_mc.py [--runs 50] [--seed0 1] [--event ID] [--nodes JPN]
                                    [--workers 2] [--kor-bias] [--json FILE]
+                                   [--replays DIR]
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import argparse
 import json
 import math
 import multiprocessing
+import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,7 +54,7 @@ import numpy as np
 from scipy import stats
 
 from trilink.alerting.impact import ellipse_contains, predict_impact
-from trilink.fusion.evaluate import FusionRun, RadarBias, fuse_replay, replay_event
+from trilink.fusion.evaluate import FusionRun, RadarBias, Replay, fuse_replay, replay_event
 from trilink.geo.earth import altitude_m
 
 EVENT = "2022-11-18-hwasong-17-1"
@@ -124,11 +129,28 @@ def _containment(
     return out
 
 
-def one_run(args: tuple[str, int, tuple[str, ...], bool, tuple[float, ...]]) -> RunResult:
-    event, seed, nodes, kor_bias, times_s = args
-    t0 = time.perf_counter()
+def _replay(event: str, seed: int, kor_bias: bool, cache: Path | None) -> Replay:
+    """Fly and track one run, or take it from ``cache`` (a folder this script filled: the
+    replays hold no fusion, so fusion settings can be compared on the same tracking runs;
+    empty the folder after changing the world, the sensors or the trackers)."""
+    path = None if cache is None else cache / f"{event}-{seed}{'-kor-bias' if kor_bias else ''}.pkl"
+    if path is not None and path.exists():
+        replay: Replay = pickle.loads(path.read_bytes())
+        return replay
     bias = dict.fromkeys(KOR_RADARS, KOR_BIAS) if kor_bias else None
     replay = replay_event(event, seed=seed, radar_bias=bias)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(replay))
+    return replay
+
+
+def one_run(
+    args: tuple[str, int, tuple[str, ...], bool, tuple[float, ...], Path | None],
+) -> RunResult:
+    event, seed, nodes, kor_bias, times_s, cache = args
+    t0 = time.perf_counter()
+    replay = _replay(event, seed, kor_bias, cache)
     replay_s = time.perf_counter() - t0
     rv = replay.trajectory.rv
     impact = (rv.impact_lat_deg, rv.impact_lon_deg)
@@ -310,10 +332,17 @@ def main() -> None:
         help="seconds after launch at which the impact ellipse is scored",
     )
     ap.add_argument("--json", type=Path, default=None, help="write the per-run results here")
+    ap.add_argument(
+        "--replays",
+        type=Path,
+        default=None,
+        help="keep each run's tracking (pickled) in this folder and reuse it: fusion "
+        "settings compared on the same runs; empty it after changing the trackers",
+    )
     a = ap.parse_args()
     nodes = tuple(a.nodes.split(","))
     times_s = tuple(float(t) for t in a.impact_times.split(","))
-    jobs = [(a.event, a.seed0 + i, nodes, a.kor_bias, times_s) for i in range(a.runs)]
+    jobs = [(a.event, a.seed0 + i, nodes, a.kor_bias, times_s, a.replays) for i in range(a.runs)]
     print(
         f"SIMULATION — fusion Monte Carlo: {a.event}, {a.runs} runs, seeds {a.seed0}.."
         f"{a.seed0 + a.runs - 1}, nodes {','.join(nodes)}, {a.workers} workers"

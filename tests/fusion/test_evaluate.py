@@ -1,10 +1,11 @@
-"""The evaluation's choice of the picture's track on an object the picture holds twice."""
+"""The evaluation's labels of system tracks with true objects, and its choice of the picture's
+track on an object the picture holds twice."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from trilink.fusion.evaluate import followed_by
+from trilink.fusion.evaluate import followed_by, system_labels
 from trilink.fusion.picture import SystemTrack
 from trilink.types import Track, TrackState
 
@@ -47,3 +48,24 @@ def test_more_members_updated_lately_outweigh_precision() -> None:
     precise = system("S1", {"JPN-T1": [T]}, 10.0)
     shared = system("S2", {"JPN-T2": [T], "USA-T2": [T - 1]}, 50.0)
     assert followed_by([precise, shared], T, 2.0) is shared
+
+
+def test_two_objects_one_nation_resolves_are_two_system_tracks_not_a_duplicate() -> None:
+    # Japan and Korea hold the re-entry vehicle and its stage, 40 m apart, as one track
+    # labelled with the stage; the US resolves both.
+    truth = {"JPN-T1": "stage-2", "KOR-T3": "stage-2", "USA-T1": "rv", "USA-T3": "stage-2"}
+    pair = system("S4", {"JPN-T1": [T], "KOR-T3": [T], "USA-T1": [T]}, 20.0)
+    stage = system("S6", {"USA-T3": [T]}, 20.0)
+    assert system_labels([pair, stage], truth, T, 2.0) == {"S4": "rv", "S6": "stage-2"}
+
+
+def test_a_second_system_track_on_one_object_stays_a_duplicate() -> None:
+    truth = {"JPN-T1": "rv", "KOR-T3": "rv", "USA-T1": "rv", "JPN-T9": "stage-1"}
+    first = system("S1", {"JPN-T1": [T], "KOR-T3": [T]}, 20.0)
+    second = system("S2", {"USA-T1": [T]}, 20.0)
+    quiet = system("S3", {"JPN-T9": [T - 10]}, 20.0)  # no member updated lately
+    assert system_labels([first, second, quiet], truth, T, 2.0) == {
+        "S1": "rv",
+        "S2": "rv",
+        "S3": None,
+    }

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import msgspec
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
 
 from trilink.config import NetworkConfig, load_default_network
 from trilink.fusion.picture import Picture, PictureConfig, SystemTrack, predict_track
@@ -43,6 +44,7 @@ __all__ = [
     "followed_by",
     "fuse_replay",
     "replay_event",
+    "system_labels",
 ]
 
 Array = NDArray[np.float64]
@@ -261,10 +263,34 @@ def _rms(e: Array) -> float:
     return float(np.sqrt(np.mean(np.sum(e * e, axis=1))))
 
 
-def _label(st: SystemTrack, truth_of: Mapping[str, str], t_s: float, fresh_s: float) -> str | None:
-    """The true object most of a system track's recently updated members follow."""
-    votes = Counter(truth_of[k[1]] for k, _ in st.fresh(t_s, fresh_s) if k[1] in truth_of)
-    return votes.most_common(1)[0][0] if votes else None
+def system_labels(
+    systems: Sequence[SystemTrack], truth_of: Mapping[str, str], t_s: float, fresh_s: float
+) -> dict[str, str | None]:
+    """The true object each system track follows, from its members updated within
+    ``fresh_s``: as many system tracks as possible to distinct objects that one of their
+    members follows (an optimal assignment, most votes first), the rest to the object most
+    of their members follow. Two objects 40 m apart that one nation resolves and the others
+    hold as one track (the re-entry vehicle leaving its stage) are two system tracks on two
+    objects, not a duplicate of the one the unresolved tracks were labelled with."""
+    votes = [
+        Counter(truth_of[k[1]] for k, _ in st.fresh(t_s, fresh_s) if k[1] in truth_of)
+        for st in systems
+    ]
+    labels: dict[str, str | None] = {
+        st.system_id: (v.most_common(1)[0][0] if v else None)
+        for st, v in zip(systems, votes, strict=True)
+    }
+    objects = sorted({obj for v in votes for obj in v})
+    if not objects:
+        return labels
+    # A pairing with a vote is worth more than any number of votes within one.
+    weight = np.array([[v[obj] for obj in objects] for v in votes], dtype=float)
+    gain = np.where(weight > 0, 1.0e6 + weight, 0.0)
+    rows, cols = linear_sum_assignment(gain, maximize=True)
+    for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        if weight[i, j] > 0:
+            labels[systems[i].system_id] = objects[j]
+    return labels
 
 
 def fuse_replay(
@@ -295,10 +321,7 @@ def fuse_replay(
         # The national tracks updated within ``fresh_s``, the window the system tracks
         # are counted in (a track a nation did not report in this very tick still counts).
         live = [trk for trk in recent.values() if step.t_s - trk.t_s <= fresh_s]
-        labels = {
-            st.system_id: _label(st, step.truth_of, step.t_s, fresh_s)
-            for st in picture.system_tracks()
-        }
+        labels = system_labels(picture.system_tracks(), step.truth_of, step.t_s, fresh_s)
         per_object = Counter(lab for lab in labels.values() if lab is not None)
         per_nation = Counter(
             (trk.nation, step.truth_of[trk.track_id])
