@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from trilink.fusion.evaluate import followed_by, system_labels
-from trilink.fusion.picture import SystemTrack
+from trilink.fusion.picture import SystemTrack, predict_track
 from trilink.types import Track, TrackState
 
 T = 1_700_000_000.0
@@ -69,3 +69,15 @@ def test_a_second_system_track_on_one_object_stays_a_duplicate() -> None:
         "S2": "rv",
         "S3": None,
     }
+
+
+def test_a_fused_track_not_updated_lately_is_judged_by_its_precision_now() -> None:
+    # Both have one fresh member; the stale one was sharper when last updated, 2 s ago,
+    # but has grown vaguer since than the one updated now (a fused track's state is at
+    # its last update; prediction inflates it).
+    stale = system("S2", {"JPN-T9": [T - 2]}, 1000.0)
+    now = system("S9", {"JPN-T10": [T]}, 1010.0)
+    stale_sd = float(np.sqrt(np.trace(predict_track(stale.fused, T)[1][:3, :3])))
+    assert stale_sd > float(np.sqrt(np.trace(now.fused.covariance[:3, :3])))
+    assert followed_by([stale, now], T, 2.0) is now
+    assert followed_by([now, stale], T, 2.0) is now
