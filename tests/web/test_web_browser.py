@@ -211,8 +211,15 @@ def test_the_jpn_view_shows_tracks_moving_the_impact_ellipse_and_the_alert(
     page.screenshot(path=str(IMAGES / "picture-jpn.png"))
     page.click("#zoom-impact")
     time.sleep(1.0)
-    box = page.locator("path.impact-ellipse.own").bounding_box()
-    assert box is not None and box["width"] > 40, box  # drawn to scale, visible when zoomed
+
+    def ellipse_width() -> float:
+        # The layer is redrawn as the feed arrives: a box read while its ellipse is being
+        # replaced is None, so the width is read until one is drawn.
+        box = page.locator("path.impact-ellipse.own").bounding_box(timeout=2000)
+        return 0.0 if box is None else float(box["width"])
+
+    width = _wait("the impact ellipse after zooming to it", ellipse_width, 10)
+    assert width > 40, width  # drawn to scale, visible when zoomed
     page.screenshot(path=str(IMAGES / "picture-jpn-impact.png"))
     assert problems == []
 
