@@ -56,6 +56,31 @@ def test_site_bias_converges_to_the_injected_one() -> None:
     assert np.all(sigma < 0.2 * BiasConfig().prior_sigma(True))
 
 
+def _false_alarms(config: BiasConfig, rho: float, n_seeds: int = 60) -> int:
+    """Runs (of ``n_seeds``) in which an unbiased Korea's bias ends significant, its
+    tracking errors and Japan's correlated ``rho`` from one pair (5 s) to the next."""
+    hits = 0
+    t = np.arange(0.0, 300.0, 5.0)
+    cov = np.diag([60.0**2] * 3)
+    for seed in range(n_seeds):
+        rng = np.random.default_rng(seed)
+        est = BiasEstimator("JPN", config)
+        e = rng.multivariate_normal(np.zeros(3), cov, size=2)
+        for ti, r in zip(t, _path(t), strict=True):
+            e = rho * e + np.sqrt(1.0 - rho**2) * rng.multivariate_normal(np.zeros(3), cov, 2)
+            est.update(float(ti), ("KOR", r + e[0], cov, SITE), ("JPN", r + e[1], cov, None))
+        hits += est.significant("KOR")
+    return hits
+
+
+def test_tracking_errors_that_persist_between_pairs_do_not_make_a_bias_significant() -> None:
+    # Significance is tested at 99 %: about 1 run in 100 may fail it by chance. Taking
+    # each pair as independent (factor 1) makes a bias out of persistent errors.
+    assert _false_alarms(BiasConfig(), rho=0.6) <= 2
+    assert _false_alarms(BiasConfig(pair_noise_factor=1.0), rho=0.6) >= 4
+    assert _false_alarms(BiasConfig(), rho=0.0) <= 2
+
+
 def test_a_partner_pair_informs_both_partners_against_the_reference() -> None:
     # KOR is seen only against USA, USA only against JPN: KOR's offset relative to JPN is
     # still learnt (translation model, no sites).
