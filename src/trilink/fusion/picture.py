@@ -485,14 +485,7 @@ class Picture:
         t_s: float,
     ) -> Track:
         use, disagree = self._consistent(fresh, states)
-        # Best member first: ties and near-ties then lean on the sharpest track.
-        order = sorted(use, key=lambda km: float(np.trace(states[km[0]][1][:3, :3])))
-        x, p = states[order[0][0]]
-        for k, _ in order[1:]:
-            xm, pm = states[k]
-            x6, p6 = self._fuser(x[:6], p[:6, :6], xm[:6], pm[:6, :6])
-            x, p = np.concatenate([x6, np.zeros(3)]), np.pad(p6, ((0, 3), (0, 3)))
-            p[6:9, 6:9] = 1e-12 * np.eye(3)
+        x, p = self._fold([k for k, _ in use], states)
         if disagree:
             p6 = p[:6, :6]
             for k, _ in use:
@@ -516,6 +509,19 @@ class Picture:
             n_updates=sum(m.n_updates for m in members),
             thrusting=any(m.thrusting for m in members),
         )
+
+    def _fold(
+        self, keys: list[MemberKey], states: Mapping[MemberKey, tuple[Array, Array]]
+    ) -> tuple[Array, Array]:
+        """The states of ``keys`` fused one after another, the sharpest first (ties and
+        near-ties then lean on the sharpest track): a lone member's own state, else the
+        fused 6-state."""
+        order = sorted(keys, key=lambda k: float(np.trace(states[k][1][:3, :3])))
+        x, p = states[order[0]]
+        for k in order[1:]:
+            xm, pm = states[k]
+            x, p = self._fuser(x[:6], p[:6, :6], xm[:6], pm[:6, :6])
+        return x, p
 
     def _assign_reporting(
         self,
@@ -619,14 +625,8 @@ class Picture:
         if not others:
             return None
         states = {k: self.corrected(m, t_s) for k, m in others}
-        best = _best_per_nation(others, states)
-        best.sort(key=lambda km: float(np.trace(states[km[0]][1][:3, :3])))
-        x, p = states[best[0][0]]
-        x, p = x[:6], p[:6, :6]
-        for k, _ in best[1:]:
-            xm, pm = states[k]
-            x, p = self._fuser(x, p, xm[:6], pm[:6, :6])
-        return x, p
+        x, p = self._fold([k for k, _ in _best_per_nation(others, states)], states)
+        return x[:6], p[:6, :6]
 
     def _assign(self, nation: str, keys: list[MemberKey], t_s: float) -> list[SystemTrack]:
         """Re-assign ``nation``'s live tracks ``keys``; return the system tracks changed."""
