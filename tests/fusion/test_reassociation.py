@@ -3,11 +3,13 @@ again to system tracks, one nation at a time (SIMULATION)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trilink.fusion.picture import Picture, PictureConfig
+from trilink.fusion.picture import Picture, PictureConfig, _position_d2, predict_track
 from trilink.geo.earth import geodetic_to_ecef
 from trilink.types import Track, TrackState
 
@@ -122,6 +124,76 @@ def test_two_nations_reporting_one_object_inconsistently_hold_one_system_track()
         assert d @ np.linalg.solve(st_.fused.covariance[:3, :3], d) <= 1.0 + 1e-6
     # Not vacuous: if a new object cost no more than the gate, they would stand apart.
     assert run(_picture(new_object_chi2=16.0)) == 2
+
+
+def _restart(picture: Picture) -> None:
+    """Japan alone tracks object A with JPN-T1 (30 m) until T0+10; from T0+13, while
+    JPN-T1 is still taken as live, its tracker follows A with a new track JPN-T2, young
+    and 2 km wide, its velocity too far off to be JPN-T1's dual (seed 48 of the 2022-11-18
+    replay, Japan's RV at T+502–507 s)."""
+    wide = np.diag([2000.0**2] * 3 + [30.0**2] * 3)
+    dv = np.array([0.0, 0.0, 0.0, 150.0, -100.0, 80.0])  # a young track's velocity, off
+    for k in range(24):
+        t = T0 + k
+        if k <= 10:
+            tracks = [_track("JPN-T1", R_A, t)]
+        elif k >= 13:
+            young = _track("JPN-T2", R_A, t, np.array([400.0, -300.0, 200.0]))
+            tracks = [replace(young, state=young.state + dv, covariance=wide)]
+        else:
+            tracks = []
+        _tick(picture, t, tracks)
+
+
+def test_a_track_its_tracker_started_again_continues_the_system_track() -> None:
+    picture = _picture()
+    _restart(picture)
+    # JPN-T2 first stands apart (JPN-T1 updated within exclusive_s, 5 s, keeps Japan's
+    # other tracks out); once JPN-T1 is quiet beyond it, JPN-T2 joins its system track,
+    # which keeps its number and fuses the sharper of the two (JPN-T1 brought forward).
+    (only,) = picture.system_tracks()
+    assert only.system_id == "JPN-S001"
+    assert set(only.members) == {("JPN", "JPN-T1"), ("JPN", "JPN-T2")}
+    assert only.fused is not None
+    assert np.sqrt(np.trace(only.fused.covariance[:3, :3])) < 200.0
+    # Not vacuous: without re-association it stands apart, 2 km wide, as seed 48 had
+    # its RV for the rest of the flight (and as it did here while a quiet track placed
+    # nothing in re-association).
+    alone = _picture(reassociate=False)
+    _restart(alone)
+    assert len(alone.system_tracks()) == 2
+
+
+def test_a_new_track_joins_the_sharp_system_track_it_fits_not_a_vague_one() -> None:
+    # Object A held sharply by JPN-T1 (30 m). Beside it a vague system track of Japan's,
+    # JPN-T5 (5 km wide, its velocity 200 m/s off: not JPN-T1's dual), quiet since T0+7,
+    # whose prediction passes 100 m from A at T0+19. Then a new US track 900 m wide, 250 m
+    # from A, comes within the gate of both (re-association off: the gate alone places it,
+    # as it places every track first; seed 17 of the 2022-11-18 replay had a new US RV
+    # track take a long-dead system track at T+3997 s).
+    vague = np.diag([5000.0**2] * 3 + [30.0**2] * 3)
+    dv = np.array([120.0, -120.0, 100.0])
+    picture = _picture(reassociate=False)
+    for k in range(19):
+        t = T0 + k
+        tracks = [_track("JPN-T1", R_A, t)]
+        if k < 8:
+            t5 = _track("JPN-T5", R_A, t, np.array([100.0, 0.0, 0.0]) + dv * (k - 19))
+            state = t5.state + np.concatenate([np.zeros(3), dv])
+            tracks.append(replace(t5, state=state, covariance=vague))
+        _tick(picture, t, tracks)
+    sharp = picture.system_of("JPN", "JPN-T1")
+    other = picture.system_of("JPN", "JPN-T5")
+    assert other is not sharp and sharp.fused is not None and other.fused is not None
+    t = T0 + 19
+    picture.ingest(_track("JPN-T1", R_A, t))
+    wide = np.diag([900.0**2] * 3 + [30.0**2] * 3)
+    new = replace(_track("USA-T9", R_A, t, np.array([250.0, 0.0, 0.0])), covariance=wide)
+    # Not vacuous: by the χ² alone the vague track is the nearer, both within the gate.
+    d2_sharp = _position_d2(new.state, wide, *predict_track(sharp.fused, t))
+    d2_vague = _position_d2(new.state, wide, *predict_track(other.fused, t))
+    assert d2_vague < d2_sharp < PictureConfig().gate_chi2
+    assert picture.ingest(new, received_from="USA") is sharp
 
 
 @settings(max_examples=40, deadline=None)

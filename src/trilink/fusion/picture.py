@@ -257,6 +257,14 @@ def _position_d2(xa: Array, pa: Array, xb: Array, pb: Array) -> float:
     return float(d @ np.linalg.solve(pa[:3, :3] + pb[:3, :3], d))
 
 
+def _spread(pa: Array, pb: Array) -> float:
+    """``ln det(Pa + Pb) - ln det(Pa)`` of the positions: with the χ², the negative
+    log-likelihood of a target beside track ``a``'s own, so a vague target (a young or
+    long-coasted track, kilometres wide) does not win a track over a sharp one it also
+    fits."""
+    return float(np.linalg.slogdet(pa[:3, :3] + pb[:3, :3])[1] - np.linalg.slogdet(pa[:3, :3])[1])
+
+
 class Picture:
     """One node's fused picture."""
 
@@ -367,8 +375,11 @@ class Picture:
                 continue  # one live track per nation per object, but for a dual track
             xf, pf = predict_track(st.fused, track.t_s)
             d2 = _position_d2(x, p, xf, pf)
-            if d2 < self.config.gate_chi2 and (best is None or d2 < best[0]):
-                best = (d2, st)
+            if d2 >= self.config.gate_chi2:
+                continue
+            cost = d2 + _spread(p, pf)  # as re-association weighs it
+            if best is None or cost < best[0]:
+                best = (cost, st)
         if best is not None:
             return best[1]
         return self._new_system()
@@ -554,9 +565,10 @@ class Picture:
 
         One nation at a time (the nation with most live tracks first), its live tracks
         are assigned by optimal assignment to the system tracks as the other nations'
-        fresh members there place them (their de-biased states fused, this nation's
-        members left out), each system track taking at most one of them, or each to a
-        system track of its own. The cost is the χ² (3 dof) of the position difference
+        fresh members there place them (their de-biased states fused, this nation's live
+        members left out; its quiet ones, taken as dropped, place their system track for
+        a track that continues them), each system track taking at most one of them, or
+        each to a system track of its own. The cost is the χ² (3 dof) of the position difference
         plus ``ln det(P + P_o) - ln det(P)`` (the negative log-likelihood beside the
         track's own: a vague target does not win a track over a sharp one it also fits);
         a track's present system track is ``stay_bonus_chi2`` cheaper; standing alone
@@ -620,8 +632,19 @@ class Picture:
 
     def _others_state(self, st: SystemTrack, nation: str, t_s: float) -> tuple[Array, Array] | None:
         """The fused de-biased state of ``st``'s fresh members of nations other than
-        ``nation`` (each nation's sharpest), or None if it has none."""
-        others = [(k, m) for k, m in st.fresh(t_s, self.config.stale_s) if k[0] != nation]
+        ``nation`` and of ``nation``'s own quiet ones (each nation's sharpest), or None if
+        it has none. A member of ``nation`` not updated within ``exclusive_s`` is taken as
+        dropped by its tracker (as :meth:`ingest` takes it), so it places its system
+        track for the nation's live tracks: a track the tracker renumbered, or started
+        again on the object, continues the system track (seed 48 of the 2022-11-18
+        replay: Japan's RV track went quiet at T+502 s and a 3-update track, 2.5 km wide,
+        stood alone for the rest of the flight)."""
+        cfg = self.config
+        others = [
+            (k, m)
+            for k, m in st.fresh(t_s, cfg.stale_s)
+            if k[0] != nation or t_s - m.t_s > cfg.exclusive_s
+        ]
         if not others:
             return None
         states = {k: self.corrected(m, t_s) for k, m in others}
@@ -643,16 +666,12 @@ class Picture:
         for i, unit in enumerate(units):
             x, p = self.corrected(self._latest(unit[0]), t_s)
             home = self._by_member[unit[0]]
-            own_logdet = float(np.linalg.slogdet(p[:3, :3])[1])
             for j, (st, (xo, po)) in enumerate(targets):
                 d2 = _position_d2(x, p, xo, po)
                 if d2 > cfg.new_object_chi2:
                     continue
-                # The negative log-likelihood beside the unit's own: a vague target (a
-                # young or long-coasted track, kilometres wide) does not win a track
-                # over a sharp one it also fits.
-                spread = float(np.linalg.slogdet(p[:3, :3] + po[:3, :3])[1]) - own_logdet
-                cost[i, j] = d2 + spread - (cfg.stay_bonus_chi2 if st is home else 0.0)
+                bonus = cfg.stay_bonus_chi2 if st is home else 0.0
+                cost[i, j] = d2 + _spread(p, po) - bonus
             cost[i, n_t + i] = cfg.new_object_chi2
         rows, cols = linear_sum_assignment(cost)
         changed: list[SystemTrack] = []
@@ -663,8 +682,13 @@ class Picture:
             if j < n_t:
                 changed += self._move(unit, targets[j][0])
                 continue
-            shared = any(k[0] != nation for k, _ in home.fresh(t_s, cfg.stale_s))
-            if shared or id(home) in claimed:
+            # Standing alone, it fitted none of the members that place its system track
+            # (another nation's, or this nation's quiet ones): it leaves them.
+            placed = any(
+                k[0] != nation or t_s - m.t_s > cfg.exclusive_s
+                for k, m in home.fresh(t_s, cfg.stale_s)
+            )
+            if placed or id(home) in claimed:
                 self.splits += 1
                 home = self._new_system()
             changed += self._move(unit, home)
