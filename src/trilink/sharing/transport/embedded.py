@@ -163,7 +163,7 @@ class EmbeddedTransport(Transport):
 
     def _ack(self, src: str, dst: str, pos: int) -> None:
         self._cursors[(src, dst)] = pos
-        if len(self._cursors) >= self._cursor_every or self.delivered % self._cursor_every == 0:
+        if self.delivered % self._cursor_every == 0:
             self._write_cursors()
 
     def _write_cursors_soon(self) -> None:
