@@ -639,17 +639,20 @@ class Picture:
         again on the object, continues the system track (seed 48 of the 2022-11-18
         replay: Japan's RV track went quiet at T+502 s and a 3-update track, 2.5 km wide,
         stood alone for the rest of the flight)."""
-        cfg = self.config
         others = [
-            (k, m)
-            for k, m in st.fresh(t_s, cfg.stale_s)
-            if k[0] != nation or t_s - m.t_s > cfg.exclusive_s
+            (k, m) for k, m in st.fresh(t_s, self.config.stale_s) if self._places(k, m, nation, t_s)
         ]
         if not others:
             return None
         states = {k: self.corrected(m, t_s) for k, m in others}
         x, p = self._fold([k for k, _ in _best_per_nation(others, states)], states)
         return x[:6], p[:6, :6]
+
+    def _places(self, key: MemberKey, member: Track, nation: str, t_s: float) -> bool:
+        """Whether a fresh member places its system track for ``nation``'s live tracks in
+        re-association: another nation's, or ``nation``'s own quiet one (not updated
+        within ``exclusive_s``, taken as dropped)."""
+        return key[0] != nation or t_s - member.t_s > self.config.exclusive_s
 
     def _assign(self, nation: str, keys: list[MemberKey], t_s: float) -> list[SystemTrack]:
         """Re-assign ``nation``'s live tracks ``keys``; return the system tracks changed."""
@@ -684,10 +687,7 @@ class Picture:
                 continue
             # Standing alone, it fitted none of the members that place its system track
             # (another nation's, or this nation's quiet ones): it leaves them.
-            placed = any(
-                k[0] != nation or t_s - m.t_s > cfg.exclusive_s
-                for k, m in home.fresh(t_s, cfg.stale_s)
-            )
+            placed = any(self._places(k, m, nation, t_s) for k, m in home.fresh(t_s, cfg.stale_s))
             if placed or id(home) in claimed:
                 self.splits += 1
                 home = self._new_system()
