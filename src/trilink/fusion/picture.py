@@ -185,7 +185,7 @@ class SystemTrack:
 
     def fresh(self, t_s: float, stale_s: float = STALE_S) -> list[tuple[MemberKey, Track]]:
         """Members whose latest update is at most ``stale_s`` seconds before ``t_s``."""
-        return [(k, h[-1]) for k, h in self.members.items() if t_s - h[-1].t_s <= stale_s]
+        return [(k, h[-1]) for k, h in self.members.items() if _updated_within(h[-1], t_s, stale_s)]
 
     @property
     def first_t_s(self) -> float:
@@ -204,6 +204,10 @@ class SystemTrack:
     def reporting_nation(self) -> str | None:
         """The nation holding reporting responsibility for this object (its single voice)."""
         return None if self.reporting is None else self.reporting[0]
+
+
+def _updated_within(track: Track, t_s: float, age_s: float) -> bool:
+    return t_s - track.t_s <= age_s
 
 
 def predict_track(track: Track, t_s: float) -> tuple[Array, Array]:
@@ -368,9 +372,7 @@ class Picture:
         for st in self._systems:
             if st.fused is None:
                 continue
-            own = [
-                m for k, m in st.fresh(track.t_s, self.config.exclusive_s) if k[0] == track.nation
-            ]
+            own = [m for k, m in self._live_members(st, track.t_s) if k[0] == track.nation]
             if own and not all(self._dual(track, m) for m in own):
                 continue  # one live track per nation per object, but for a dual track
             xf, pf = predict_track(st.fused, track.t_s)
@@ -475,7 +477,7 @@ class Picture:
         if not disagree:
             return fresh, False
         t_s = max(m.t_s for _, m in fresh)
-        live = {k for k, m in fresh if t_s - m.t_s <= self.config.exclusive_s}
+        live = {k for k, m in fresh if self._live(m, t_s)}
         quiet = {k for k in keys if k not in live and bad[k]}
         if quiet and live and not any(bad[k] > sum(1 for q in quiet if q != k) for k in live):
             # What a member reported before it went quiet does not outweigh what live
@@ -580,7 +582,7 @@ class Picture:
         cfg = self.config
         live: dict[str, list[MemberKey]] = {}
         for st in self._systems:
-            for k, _ in st.fresh(t_s, cfg.exclusive_s):
+            for k, _ in self._live_members(st, t_s):
                 live.setdefault(k[0], []).append(k)
         changed: dict[int, SystemTrack] = {}
         self._corrected = {}
@@ -652,7 +654,17 @@ class Picture:
         """Whether a fresh member places its system track for ``nation``'s live tracks in
         re-association: another nation's, or ``nation``'s own quiet one (not updated
         within ``exclusive_s``, taken as dropped)."""
-        return key[0] != nation or t_s - member.t_s > self.config.exclusive_s
+        return key[0] != nation or not self._live(member, t_s)
+
+    def _live(self, member: Track, t_s: float) -> bool:
+        """Whether a member is live at ``t_s``: updated within ``exclusive_s``. A member
+        quiet for longer is taken as dropped or renumbered by its tracker (the one
+        boundary :meth:`ingest`, :meth:`reassociate`, :meth:`_places` and the fusion's
+        consistency test share)."""
+        return _updated_within(member, t_s, self.config.exclusive_s)
+
+    def _live_members(self, st: SystemTrack, t_s: float) -> list[tuple[MemberKey, Track]]:
+        return st.fresh(t_s, self.config.exclusive_s)
 
     def _assign(self, nation: str, keys: list[MemberKey], t_s: float) -> list[SystemTrack]:
         """Re-assign ``nation``'s live tracks ``keys``; return the system tracks changed."""
