@@ -40,7 +40,11 @@ EVENT = "2017-08-28-hwasong-12-1"
 """Hwasong-12 over Hokkaido: about 15 minutes of flight, seen by all three nations.
 Korea's radars report during roughly the first 330 s, the US and Japan much longer."""
 END_REL_S = 923.0  # the last body's impact + 5 s: when the nodes stop replaying
-SPEED = 20.0  # event seconds per wall second: the event takes ~46 s
+SPEED = 10.0
+"""Event seconds per wall second: the event takes ~92 s. Each fault step costs a few wall
+seconds (a `trilink` command's start-up, a failover); with the suite on both cores (make
+test runs two workers) at 20 they ran so late that Japan's node was killed 76 s before
+the end, no longer mid-event."""
 LEAD_S = 8.0  # wall seconds from spawning the nodes to launch (Python start-up on 2 cores)
 LINGER_S = 8.0
 
