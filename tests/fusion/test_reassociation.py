@@ -89,12 +89,12 @@ def test_a_track_handed_to_another_object_moves_at_the_next_tick() -> None:
 
 
 def test_the_older_system_track_keeps_its_number_when_two_are_joined() -> None:
-    # Korea's track first stands apart (300 m off, outside the gate of a new track), then
-    # comes within it: its system track is folded into Japan's older one.
+    # Korea's track first stands apart (3 km off: another object by any test), then comes
+    # onto Japan's: its system track is folded into Japan's older one.
     picture = _picture()
     for k in range(6):
         t = T0 + k
-        off = np.array([300.0, 0.0, 0.0]) if k < 3 else None
+        off = np.array([3000.0, 0.0, 0.0]) if k < 3 else None
         _tick(picture, t, [_track("JPN-T1", R_A, t), _track("KOR-T1", R_A, t, off)])
     (only,) = picture.system_tracks()
     assert only.system_id == "JPN-S001"
@@ -104,7 +104,7 @@ def test_the_older_system_track_keeps_its_number_when_two_are_joined() -> None:
 
 
 def test_two_nations_reporting_one_object_inconsistently_hold_one_system_track() -> None:
-    # USA's track is 240 m off with 30 m sigma (χ² ~ 30 beside Japan's): beyond the gate
+    # USA's track is 240 m off with 30 m sigma (χ² ~ 30 beside Japan's): beyond a 99.9 % gate
     # of a new track, but nothing else is there — one object, reported inconsistently.
     off = np.array([240.0, 0.0, 0.0])
 
@@ -192,8 +192,32 @@ def test_a_new_track_joins_the_sharp_system_track_it_fits_not_a_vague_one() -> N
     # Not vacuous: by the χ² alone the vague track is the nearer, both within the gate.
     d2_sharp = _position_d2(new.state, wide, *predict_track(sharp.fused, t))
     d2_vague = _position_d2(new.state, wide, *predict_track(other.fused, t))
-    assert d2_vague < d2_sharp < PictureConfig().gate_chi2
+    assert d2_vague < d2_sharp < PictureConfig().new_object_chi2
     assert picture.ingest(new, received_from="USA") is sharp
+
+
+def test_a_new_track_is_placed_at_once_where_re_association_would_place_it() -> None:
+    # Japan and Korea hold object A. A new US track of it comes 250 m off (a lagging
+    # tracker, a bias not yet learnt): beyond a 99.9 % gate of the fused track, well
+    # inside what re-association takes as one object. It joins A at once, not after a
+    # tick standing alone as a duplicate (stage-1's fall at T+877 s and the separations
+    # of the 2022-11-18 replay), and re-association keeps it there.
+    picture = _picture()
+    for k in range(6):
+        _tick(picture, T0 + k, [_track("JPN-T1", R_A, T0 + k), _track("KOR-T1", R_A, T0 + k)])
+    a = picture.system_of("JPN", "JPN-T1")
+    assert a is not None and a.fused is not None
+    t = T0 + 5.5
+    new = _track("USA-T1", R_A, t, np.array([250.0, 0.0, 0.0]))
+    # Not vacuous: a 99.9 % gate (χ² 3 dof) on the fused track would refuse it.
+    d2 = _position_d2(new.state, new.covariance, *predict_track(a.fused, t))
+    assert 16.27 < d2 < PictureConfig().new_object_chi2
+    assert picture.ingest(new, received_from="USA") is a
+    for t in (T0 + 7, T0 + 8):  # re-association runs at the first update of each
+        usa = _track("USA-T1", R_A, t, np.array([250.0, 0.0, 0.0]))
+        _tick(picture, t, [_track("JPN-T1", R_A, t), _track("KOR-T1", R_A, t), usa])
+    assert _groups(picture, T0 + 8) == {frozenset({"JPN-T1", "KOR-T1", "USA-T1"})}
+    assert len(picture.system_tracks()) == 1
 
 
 @settings(max_examples=40, deadline=None)

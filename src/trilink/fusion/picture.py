@@ -13,24 +13,25 @@ Every national track (own or received) is mapped to one system track of this nod
   position and velocity (``x - b``, covariance ``+ P_b`` and the bias model's error)
   before they are gated or fused, so gates start wide (the prior) and tighten as offsets
   are learnt.
-* **Association.** A new national track joins the nearest system track (χ² gate on
-  de-biased positions) holding no live track (updated within ``exclusive_s``) of the same
-  nation (unless the two are that nation's tracker holding the object twice, a *dual
-  track*: their states agree), or starts a new one. Once per ``reassociate_s`` of event
-  time the whole picture is solved again (:meth:`Picture.reassociate`), one nation at a
-  time: that nation's live tracks are assigned (optimal assignment, scipy's
-  ``linear_sum_assignment``) to the system tracks as the *other* nations' members place
-  them, or to a system track of their own (costing ``new_object_chi2``: two nations'
-  tracks of one object that disagree beyond the gate, with nothing else near, stay one
-  system track); a track's present system track is cheaper by ``stay_bonus_chi2``
-  (hysteresis). So a nation's
-  tracks of one group of objects are spread over as many system tracks as it has
-  tracks there, never more: after a stage separation, when one nation's tracker hands
-  the re-entry vehicle to a new track and another's keeps it on the old one, the two
-  are paired anew at once instead of standing apart as a duplicate. A system track left
-  without members is gone; when the only members of an older system track move into a
-  younger one, the older number stays (an object first tracked apart before the bias
-  was learnt).
+* **Association.** A new national track joins the system track it fits best (the χ² of the
+  de-biased positions plus the log-det spread, below ``new_object_chi2``: the same
+  weighing and threshold as re-association, so a track is not left standing alone for a
+  tick that re-association then places) holding no live track (updated within
+  ``exclusive_s``) of the same nation (unless the two are that nation's tracker holding
+  the object twice, a *dual track*: their states agree), or starts a new one. Once per
+  ``reassociate_s`` of event time the whole picture is solved again
+  (:meth:`Picture.reassociate`), one nation at a time: that nation's live tracks are
+  assigned (optimal assignment, scipy's ``linear_sum_assignment``) to the system tracks as
+  the *other* nations' members place them, or to a system track of their own (costing
+  ``new_object_chi2``: two nations' tracks of one object that disagree beyond their 99.9 %
+  χ², with nothing else near, stay one system track); a track's present system track is
+  cheaper by ``stay_bonus_chi2`` (hysteresis). So a nation's tracks of one group of
+  objects are spread over as many system tracks as it has tracks there, never more: after
+  a stage separation, when one nation's tracker hands the re-entry vehicle to a new track
+  and another's keeps it on the old one, the two are paired anew at once instead of
+  standing apart as a duplicate. A system track left without members is gone; when the
+  only members of an older system track move into a younger one, the older number stays
+  (an object first tracked apart before the bias was learnt).
 * **Fusion.** Each nation's sharpest fresh member's de-biased state is brought to a common
   time and fused by inverse covariance intersection (default) or covariance intersection:
   consistent under unknown common information, and never larger in trace than the best
@@ -83,10 +84,6 @@ FUSERS: Final[dict[str, Fuser]] = {
 class PictureConfig:
     """Parameters of a node's picture."""
 
-    gate_chi2: float = field(
-        default=GATE_CHI2_3DOF,
-        metadata={"doc": "gate of a new national track into a system track, χ² 3 dof"},
-    )
     stale_s: float = field(
         default=STALE_S, metadata={"doc": "a member older than this (s) is no longer fused"}
     )
@@ -136,11 +133,11 @@ class PictureConfig:
     new_object_chi2: float = field(
         default=150.0,
         metadata={
-            "doc": "re-association: a track stands as an object of its own only when every "
-            "system track costs more than this (χ² of the position difference, 3 dof, "
-            "plus the log-likelihood spread): further, it is another object; nearer, the "
-            "same object reported inconsistently by two nations (their members are then "
-            "fused under a covariance union that covers both)"
+            "doc": "a track (new, or when the association is solved again) stands as an object of "
+            "its own only when every system track costs more than this (χ² of the position "
+            "difference, 3 dof, plus the log-likelihood spread): further, it is another "
+            "object; nearer, the same object reported inconsistently by two nations (their "
+            "members are then fused under a covariance union that covers both)"
         },
     )
     bias_pair_chi2: float = field(
@@ -163,7 +160,13 @@ class PictureConfig:
     def __post_init__(self) -> None:
         if self.fusion not in FUSERS:
             raise ValueError(f"PictureConfig: `fusion` must be one of {tuple(FUSERS)}")
-        for name in ("gate_chi2", "stale_s", "report_fresh_s", "exclusive_s", "reassociate_s"):
+        for name in (
+            "new_object_chi2",
+            "stale_s",
+            "report_fresh_s",
+            "exclusive_s",
+            "reassociate_s",
+        ):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"PictureConfig: `{name}` must be positive")
         if not 0.0 < self.report_switch_ratio <= 1.0:
@@ -377,10 +380,12 @@ class Picture:
                 continue  # one live track per nation per object, but for a dual track
             xf, pf = predict_track(st.fused, track.t_s)
             d2 = _position_d2(x, p, xf, pf)
-            if d2 >= self.config.gate_chi2:
+            if d2 >= self.config.new_object_chi2:
                 continue
-            cost = d2 + _spread(p, pf)  # as re-association weighs it
-            if best is None or cost < best[0]:
+            cost = d2 + _spread(p, pf)  # as re-association weighs it, and by its threshold:
+            # a tighter gate here made a new track stand alone for a tick before the
+            # re-association placed it (a one-tick duplicate of fusion's own making)
+            if cost < self.config.new_object_chi2 and (best is None or cost < best[0]):
                 best = (cost, st)
         if best is not None:
             return best[1]
