@@ -127,7 +127,7 @@ def test_two_nations_reporting_one_object_inconsistently_hold_one_system_track()
 
 
 def _restart(picture: Picture) -> None:
-    """Japan alone tracks object A with JPN-T1 (30 m) until T0+10; from T0+13, while
+    """Japan alone tracks object A with JPN-T1 (30 m) until T0+10; from T0+12, while
     JPN-T1 is still taken as live, its tracker follows A with a new track JPN-T2, young
     and 2 km wide, its velocity too far off to be JPN-T1's dual (seed 48 of the 2022-11-18
     replay, Japan's RV at T+502–507 s)."""
@@ -137,7 +137,7 @@ def _restart(picture: Picture) -> None:
         t = T0 + k
         if k <= 10:
             tracks = [_track("JPN-T1", R_A, t)]
-        elif k >= 13:
+        elif k >= 12:
             young = _track("JPN-T2", R_A, t, np.array([400.0, -300.0, 200.0]))
             tracks = [replace(young, state=young.state + dv, covariance=wide)]
         else:
@@ -148,7 +148,7 @@ def _restart(picture: Picture) -> None:
 def test_a_track_its_tracker_started_again_continues_the_system_track() -> None:
     picture = _picture()
     _restart(picture)
-    # JPN-T2 first stands apart (JPN-T1 updated within exclusive_s, 5 s, keeps Japan's
+    # JPN-T2 first stands apart (JPN-T1 updated within exclusive_s, 2.5 s, keeps Japan's
     # other tracks out); once JPN-T1 is quiet beyond it, JPN-T2 joins its system track,
     # which keeps its number and fuses the sharper of the two (JPN-T1 brought forward).
     (only,) = picture.system_tracks()

@@ -109,11 +109,13 @@ class PictureConfig:
         metadata={"doc": "hysteresis: a challenger's trace must be below this × the holder's"},
     )
     exclusive_s: float = field(
-        default=5.0,
+        default=2.5,
         metadata={
             "doc": "one track per nation per object: a nation's member updated within this "
             "(s) keeps that nation's other tracks out of its system track (a national "
-            "track quiet for longer is taken as dropped or renumbered)"
+            "track quiet for longer is taken as dropped or renumbered; 2.5 s, two missed "
+            "updates at the trackers' 1 s: with 5 s a track lagging a falling stage under "
+            "drag kept its nation's new track of the stage apart)"
         },
     )
     reassociate: bool = field(
