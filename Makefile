@@ -59,8 +59,9 @@ serve: setup
 	$(BIN)/trilink serve
 
 # Two workers (pytest-xdist): the suite is mostly one core's Python, so on the 2-core CI
-# machine two workers take ~13.5 min where one took ~21.5 min (measured here). Work
-# stealing: the slow end-to-end tests (up to two minutes each) do not queue behind one.
+# machine two workers take ~10 min where one took ~20 (measured here, without set-up).
+# Work stealing: the slow end-to-end tests (up to two minutes each) do not queue behind
+# one another at the end (plain load scheduling took ~13.5 min).
 test: setup
 	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
