@@ -380,13 +380,9 @@ class Picture:
             own = [m for k, m in self._live_members(st, track.t_s) if k[0] == track.nation]
             if own and not all(self._dual(track, m) for m in own):
                 continue  # one live track per nation per object, but for a dual track
-            xf, pf = predict_track(st.fused, track.t_s)
-            d2 = _position_d2(x, p, xf, pf)
-            if d2 >= self.config.new_object_chi2:
-                continue
-            cost = d2 + _spread(p, pf)  # as re-association weighs it, and by its threshold:
-            # a tighter gate here made a new track stand alone for a tick before the
-            # re-association placed it (a one-tick duplicate of fusion's own making)
+            # As re-association weighs it, and by its threshold: a tighter gate here made a
+            # new track stand alone for a tick before re-association placed it.
+            cost = self._placement_cost(x, p, *predict_track(st.fused, track.t_s))
             if cost < self.config.new_object_chi2 and (best is None or cost < best[0]):
                 best = (cost, st)
         if best is not None:
@@ -663,6 +659,16 @@ class Picture:
         within ``exclusive_s``, taken as dropped)."""
         return key[0] != nation or not self._live(member, t_s)
 
+    def _placement_cost(self, x: Array, p: Array, xo: Array, po: Array) -> float:
+        """What placing a track (``x``, ``p``) on a target state (``xo``, ``po``) costs: the
+        χ² (3 dof) of the position difference plus the log-det spread (:func:`_spread`),
+        or infinity beyond ``new_object_chi2`` (the spread is not computed there). A new
+        track's first association and re-association weigh by this alone."""
+        d2 = _position_d2(x, p, xo, po)
+        if d2 > self.config.new_object_chi2:
+            return math.inf
+        return d2 + _spread(p, po)
+
     def _live(self, member: Track, t_s: float) -> bool:
         """Whether a member is live at ``t_s``: updated within ``exclusive_s``. A member
         quiet for longer is taken as dropped or renumbered by its tracker (the one
@@ -689,11 +695,9 @@ class Picture:
             x, p = self.corrected(self._latest(unit[0]), t_s)
             home = self._by_member[unit[0]]
             for j, (st, (xo, po)) in enumerate(targets):
-                d2 = _position_d2(x, p, xo, po)
-                if d2 > cfg.new_object_chi2:
-                    continue
-                bonus = cfg.stay_bonus_chi2 if st is home else 0.0
-                cost[i, j] = d2 + _spread(p, po) - bonus
+                placing = self._placement_cost(x, p, xo, po)
+                if math.isfinite(placing):
+                    cost[i, j] = placing - (cfg.stay_bonus_chi2 if st is home else 0.0)
             cost[i, n_t + i] = cfg.new_object_chi2
         rows, cols = linear_sum_assignment(cost)
         changed: list[SystemTrack] = []
