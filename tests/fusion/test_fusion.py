@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trilink.fusion.covariance_intersection import covariance_intersection
-from trilink.fusion.picture import Picture, PictureConfig
+from trilink.fusion.picture import Picture, PictureConfig, predict_track
 from trilink.geo.earth import enu_rotation, geodetic_to_ecef
 from trilink.geo.motion import propagate
 from trilink.types import Track, TrackState
@@ -210,3 +210,37 @@ def test_one_nations_tracks_of_two_closely_spaced_objects_stay_apart() -> None:
     a = picture.ingest(_track("KOR", 1, rv, T0, rng, sigma_m=10.0, sigma_v=0.5))
     b = picture.ingest(_track("KOR", 2, stage, T0, rng, sigma_m=10.0, sigma_v=0.5))
     assert a is not b
+
+
+def _falling(alt_m: float) -> Track:
+    """An unpowered track falling at 3 km/s, 45° down, over the Sea of Japan."""
+    r = geodetic_to_ecef(40.0, 135.0, alt_m)
+    rot = enu_rotation(np.radians(40.0), np.radians(135.0))
+    v = rot.T @ np.array([0.0, 3000.0, -3000.0]) / np.sqrt(2.0)
+    return Track(
+        track_id="JPN-T0001",
+        nation="JPN",
+        t_s=0.0,
+        state=np.concatenate([r, v, np.zeros(3)]),
+        covariance=np.diag([100.0] * 3 + [4.0] * 3 + [1e-12] * 3),
+        status=TrackState.CONFIRMED,
+        sensors=("JPN-FPS5-SADO",),
+        first_t_s=0.0,
+    )
+
+
+def test_a_members_prediction_in_the_air_allows_for_drag_along_its_velocity() -> None:
+    """A member brought forward in the air may have decelerated (the trackers' unpowered
+    model: drag along the velocity, growing with the air's density); above it, not."""
+    spread = {}
+    for alt in (30_000.0, 300_000.0):
+        trk = _falling(alt)
+        _, p = predict_track(trk, 2.0)
+        u = trk.state[3:6] / np.linalg.norm(trk.state[3:6])
+        across = np.cross(u, trk.state[:3] / np.linalg.norm(trk.state[:3]))
+        across /= np.linalg.norm(across)
+        spread[alt] = (float(u @ p[3:6, 3:6] @ u), float(across @ p[3:6, 3:6] @ across))
+    low, high = spread[30_000.0], spread[300_000.0]
+    assert low[0] > 100.0 * high[0]  # along the velocity: (tens of m/s)² at 30 km
+    assert low[0] > 100.0  # tens of m/s of possible deceleration over 2 s
+    assert low[1] == pytest.approx(high[1], rel=0.05)  # across it: as above the air

@@ -5,19 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from trilink.geo.atmosphere import DENSITY_TABLE
 from trilink.geo.earth import enu_rotation, geodetic_to_ecef
 from trilink.tracking import _kernels, ekf
 from trilink.tracking.tracker import (
     _FROZEN_ACCEL_VAR,
-    _ballistic_covariance,
-    _ballistic_state,
     _noise_variance,
+    _unpowered,
 )
 
 LAT, LON = 38.0, 138.4
 SENSOR = geodetic_to_ecef(LAT, LON, 0.0)
 ROT = enu_rotation(np.radians(LAT), np.radians(LON))
 SIGMA = np.array([20.0, 1e-3, 1e-3, 5.0])
+BETA = ekf.DRAG_BETA_MIN_KG_M2
 
 
 def _tracks(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -28,8 +29,8 @@ def _tracks(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     x[:, 0, 6:9] = rng.normal(0, 30.0, (n, 3))
     a = rng.normal(0, 1.0, (n, 2, 9, 9)) * np.array([300.0] * 3 + [30.0] * 3 + [3.0] * 3)
     pm = a @ np.swapaxes(a, 2, 3) + 1e-3 * np.eye(9)
-    pm[:, 1] = _ballistic_covariance(pm[:, 1])
-    x[:, 1] = _ballistic_state(x[:, 1])
+    x[:, 1, 6:9] = rng.normal(0, 30.0, (n, 3))  # a drag estimate, where in the air
+    x[:, 1], pm[:, 1] = _unpowered(x[:, 1], pm[:, 1], BETA)
     mu = rng.uniform(0.01, 0.99, n)
     return x, pm, np.stack([mu, 1.0 - mu], axis=1)
 
@@ -55,24 +56,41 @@ def test_imm_predict_matches_numpy(dt: float) -> None:
     x0 = np.einsum("nij,nia->nja", w, xm)
     d = xm[:, :, None, :] - x0[:, None, :, :]
     p0 = np.einsum("nij,niab->njab", w, pm) + np.einsum("nij,nija,nijb->njab", w, d, d)
-    x0[:, 1], p0[:, 1] = _ballistic_state(x0[:, 1]), _ballistic_covariance(p0[:, 1])
-    xp, pp = ekf.predict_batch(
-        x0.reshape(2 * n, 9),
-        p0.reshape(2 * n, 9, 9),
-        np.full(2 * n, dt),
-        q_jerk=np.tile([q_jerk, 0.0], n),
-        q_accel=np.tile([q_acc, q_bal], n),
+    x0[:, 1], p0[:, 1] = _unpowered(x0[:, 1], p0[:, 1], BETA)
+    in_air, axis, q_drag = ekf.drag_regime(x0[:, 1], BETA)
+    assert in_air.any() and not in_air.all()  # both regimes of the unpowered model
+    xp, pp = np.empty((n, 2, 9)), np.empty((n, 2, 9, 9))
+    xp[:, 0], pp[:, 0] = ekf.predict_batch(
+        x0[:, 0], p0[:, 0], np.full(n, dt), q_jerk=q_jerk, q_accel=q_acc
+    )
+    xp[:, 1], pp[:, 1] = ekf.predict_batch(
+        x0[:, 1], p0[:, 1], np.full(n, dt), q_jerk=q_drag, q_accel=q_bal, jerk_axis=axis
     )
     mu_ref = c / c.sum(axis=1, keepdims=True)
-    x_ref, p_ref = _combine(mu_ref, xp.reshape(n, 2, 9), pp.reshape(n, 2, 9, 9))
+    x_ref, p_ref = _combine(mu_ref, xp, pp)
 
     t = np.zeros(n)
     x, p = np.zeros((n, 9)), np.zeros((n, 9, 9))
     _kernels.imm_predict(
-        np.arange(n), dt, t, x, p, xm, pm, mu, pbc, pcb, q_jerk, q_acc, q_bal, _FROZEN_ACCEL_VAR
+        np.arange(n),
+        dt,
+        t,
+        x,
+        p,
+        xm,
+        pm,
+        mu,
+        pbc,
+        pcb,
+        q_jerk,
+        q_acc,
+        q_bal,
+        _FROZEN_ACCEL_VAR,
+        BETA,
+        DENSITY_TABLE,
     )
-    np.testing.assert_allclose(xm.reshape(2 * n, 9), xp, rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(pm.reshape(2 * n, 9, 9), pp, rtol=1e-9, atol=1e-9 * pp.max())
+    np.testing.assert_allclose(xm, xp, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(pm, pp, rtol=1e-9, atol=1e-9 * pp.max())
     np.testing.assert_allclose(mu, mu_ref, rtol=1e-12)
     np.testing.assert_allclose(x, x_ref, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(p, p_ref, rtol=1e-9, atol=1e-9 * p_ref.max())
@@ -126,7 +144,7 @@ def test_imm_update_matches_numpy() -> None:
         s = h @ p @ np.swapaxes(h, 1, 2) + r
         xu, pu = ekf.update_batch(x, p, y, s, h, r)
         if j == 1:
-            xu, pu = _ballistic_state(xu), _ballistic_covariance(pu)
+            xu, pu = _unpowered(xu, pu, BETA)
         xr[ti, j], pr[ti, j] = xu, pu
         d2 = np.einsum("ni,ni->n", y, np.linalg.solve(s, y[:, :, None])[:, :, 0])
         loglik[:, j] = -0.5 * (d2 + np.linalg.slogdet(s)[1])
@@ -136,7 +154,9 @@ def test_imm_update_matches_numpy() -> None:
     mu_ref[ti] /= mu_ref[ti].sum(axis=1, keepdims=True)
 
     x, p = np.zeros((n, 9)), np.zeros((n, 9, 9))
-    _kernels.imm_update(ti, di, x, p, xm, pm, mu, z, sig, SENSOR, ROT, _FROZEN_ACCEL_VAR)
+    _kernels.imm_update(
+        ti, di, x, p, xm, pm, mu, z, sig, SENSOR, ROT, _FROZEN_ACCEL_VAR, BETA, DENSITY_TABLE
+    )
     np.testing.assert_allclose(xm, xr, rtol=1e-10, atol=1e-6)
     np.testing.assert_allclose(pm, pr, rtol=1e-7, atol=1e-9 * pr.max())
     np.testing.assert_allclose(mu, mu_ref, rtol=1e-9)

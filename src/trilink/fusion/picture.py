@@ -224,8 +224,15 @@ def predict_track(track: Track, t_s: float) -> tuple[Array, Array]:
     p[:n, :n] = track.covariance
     if n == 6:
         p[6:9, 6:9] = 1e-12 * np.eye(3)
-    q_jerk = 20.0 if track.thrusting else 0.0
-    return ekf.predict(x, p, t_s - track.t_s, q_jerk=q_jerk, q_accel=0.01)
+    dt = t_s - track.t_s
+    if track.thrusting:
+        return ekf.predict(x, p, dt, q_jerk=20.0, q_accel=0.01)
+    # unpowered: in the air, its drag may grow as the tracker's unpowered model allows
+    _, axis, q_drag = ekf.drag_regime(x[None], ekf.DRAG_BETA_MIN_KG_M2)
+    xs, ps = ekf.predict_batch(
+        x[None], p[None], np.array([dt]), q_jerk=q_drag, q_accel=0.01, jerk_axis=axis
+    )
+    return xs[0], ps[0]
 
 
 def _best_per_nation(

@@ -17,14 +17,16 @@ disk by numba; :func:`warm` compiles them all at once (the tracker calls it when
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Final, TypeVar, cast
+from typing import Final
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from trilink.geo.atmosphere import DENSITY_TABLE
+from trilink.geo.compiled import air_density, altitude
+from trilink.geo.compiled import jit as _jit
 from trilink.geo.earth import EARTH_RATE_RAD_S, GM_M3_S2, J2, WGS84_A_M
+from trilink.tracking.ekf import DRAG_MIN_ACCEL_MPS2, DRAG_SCALE_HEIGHT_M
 
 __all__ = ["gate_costs", "imm_predict", "imm_update", "warm"]
 
@@ -35,13 +37,8 @@ _GM: Final = GM_M3_S2
 _J2A2: Final = 1.5 * J2 * WGS84_A_M**2
 _TWO_PI: Final = 2.0 * math.pi
 _FOUR_LOG_2PI: Final = 4.0 * math.log(2.0 * math.pi)
-
-_F = TypeVar("_F", bound=Callable[..., object])
-
-
-def _jit(fn: _F) -> _F:
-    """Compile ``fn`` with numba (no Python objects, cached on disk), keeping its type."""
-    return cast(_F, numba.njit(cache=True, nogil=True)(fn))
+_DRAG_MIN: Final = DRAG_MIN_ACCEL_MPS2
+_DRAG_H: Final = DRAG_SCALE_HEIGHT_M
 
 
 # -- motion ------------------------------------------------------------------------------
@@ -115,8 +112,9 @@ def _transition(r: Array, dt: float, a: Array, f: Array) -> None:
 
 
 @_jit
-def _noise(dt: float, q_jerk: float, q_accel: float, q: Array) -> None:
-    """Discrete process noise (9×9), as :func:`trilink.tracking.ekf.process_noise`."""
+def _noise(dt: float, q_jerk: float, q_accel: float, axes: Array, q: Array) -> None:
+    """Discrete process noise (9×9), as :func:`trilink.tracking.ekf.process_noise`; the
+    jerk acts on the axes ``axes`` (3×3: the identity, or ``u uᵀ`` for one axis ``u``)."""
     d1, d2, d3, d4, d5 = dt, dt * dt, dt**3, dt**4, dt**5
     c = np.empty((3, 3))
     c[0, 0], c[0, 1], c[0, 2] = d5 / 20, d4 / 8, d3 / 6
@@ -125,15 +123,16 @@ def _noise(dt: float, q_jerk: float, q_accel: float, q: Array) -> None:
     for i in range(3):
         for j in range(3):
             c[i, j] *= q_jerk
-    c[0, 0] += q_accel * (d3 / 3)
-    c[0, 1] += q_accel * (d2 / 2)
-    c[1, 0] += q_accel * (d2 / 2)
-    c[1, 1] += q_accel * d1
-    q[:, :] = 0.0
+    ca = np.zeros((3, 3))
+    ca[0, 0] = q_accel * (d3 / 3)
+    ca[0, 1] = q_accel * (d2 / 2)
+    ca[1, 0] = q_accel * (d2 / 2)
+    ca[1, 1] = q_accel * d1
     for a in range(3):
         for b in range(3):
             for i in range(3):
-                q[3 * a + i, 3 * b + i] = c[a, b]
+                for k in range(3):
+                    q[3 * a + i, 3 * b + k] = c[a, b] * axes[i, k] + (ca[a, b] if i == k else 0.0)
 
 
 @_jit
@@ -157,14 +156,54 @@ def _congruence(f: Array, p: Array, q: Array, fp: Array, out: Array) -> None:
 
 
 @_jit
-def _make_ballistic(x: Array, p: Array, frozen_var: float) -> None:
-    """Hold the thrust of a ballistic-model state (9) and covariance (9×9) at 0."""
-    for i in range(6, 9):
-        x[i] = 0.0
-        for j in range(9):
-            p[i, j] = 0.0
-            p[j, i] = 0.0
-        p[i, i] = frozen_var
+def _drag(x: Array, beta_min: float, table: Array) -> float:
+    """The white-jerk density of the drag of state ``x`` (9), or -1 out of the air, as
+    :func:`trilink.tracking.ekf.drag_regime`."""
+    speed = math.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5])
+    rn = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
+    climb = (x[0] * x[3] + x[1] * x[4] + x[2] * x[5]) / rn
+    drag = 0.5 * air_density(altitude(x[0], x[1], x[2]), table) * speed**2 / beta_min
+    if climb < 0.0 and drag >= _DRAG_MIN:
+        return float((drag * climb / _DRAG_H) ** 2)
+    return -1.0
+
+
+@_jit
+def _make_unpowered(
+    x: Array, p: Array, frozen_var: float, beta_min: float, table: Array, axes: Array
+) -> float:
+    """Hold a ballistic-model state (9) and covariance (9×9) unpowered, in place, as
+    ``tracker._unpowered``: no thrust; in the air the acceleration is drag along the
+    velocity (never a push), its covariance projected on that axis. Sets ``axes`` (3×3)
+    to ``u uᵀ`` in the air, else 0; returns :func:`_drag`."""
+    q = _drag(x, beta_min, table)
+    speed = max(math.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5]), 1e-9)
+    u0, u1, u2 = x[3] / speed, x[4] / speed, x[5] / speed
+    on = q >= 0.0
+    for i in range(3):
+        for k in range(3):
+            axes[i, k] = (x[3 + i] / speed) * (x[3 + k] / speed) if on else 0.0
+    along = min(x[6] * u0 + x[7] * u1 + x[8] * u2, 0.0) if on else 0.0
+    x[6], x[7], x[8] = along * u0, along * u1, along * u2
+    # P <- T P Tᵀ, T = diag(I6, axes); then the accelerations off the axis held at 0.
+    pa = np.empty((9, 3))
+    for i in range(9):
+        for k in range(3):
+            acc = 0.0
+            for m in range(3):
+                acc += p[i, 6 + m] * axes[k, m]
+            pa[i, k] = acc
+    for i in range(6):
+        for k in range(3):
+            p[i, 6 + k] = pa[i, k]
+            p[6 + k, i] = pa[i, k]
+    for k in range(3):
+        for m in range(3):
+            acc = 0.0
+            for a in range(3):
+                acc += axes[k, a] * pa[6 + a, m]
+            p[6 + k, 6 + m] = acc + frozen_var * ((1.0 if k == m else 0.0) - axes[k, m])
+    return q
 
 
 @_jit
@@ -201,11 +240,15 @@ def imm_predict(
     q_accel: float,
     q_accel_ballistic: float,
     frozen_var: float,
+    beta_min: float,
+    table: Array,
 ) -> None:
     """IMM mixing and prediction of ``rows`` from their times ``t`` to ``t_s``, in place
     (as ``Tracker._predict_all`` did with numpy): mix the two models by their switching
-    probabilities over the step, hold the ballistic model's thrust at 0, predict each by
-    one RK4 step and ``F P Fᵀ + Q``, update the mode probabilities and the mixture."""
+    probabilities over the step, hold the ballistic model unpowered (:func:`_make_unpowered`;
+    in the air its drag's jerk drives it), predict each by one RK4 step and
+    ``F P Fᵀ + Q``, update the mode probabilities and the mixture. ``table``: the air
+    density table (:data:`trilink.geo.atmosphere.DENSITY_TABLE`)."""
     x0 = np.empty((2, 9))
     p0 = np.empty((2, 9, 9))
     scratch = np.empty((5, 6))
@@ -216,6 +259,8 @@ def imm_predict(
     c = np.empty(2)
     w = np.empty((2, 2))
     pi = np.empty((2, 2))
+    eye = np.eye(3)
+    axes = np.empty((3, 3))
     for i in rows:
         dt = t_s - t[i]
         adt = abs(dt)
@@ -236,13 +281,13 @@ def imm_predict(
                     for k in range(2):
                         v += w[k, j] * (xm[i, k, a] - x0[j, a]) * (xm[i, k, b] - x0[j, b])
                     p0[j, a, b] = v
-        _make_ballistic(x0[1], p0[1], frozen_var)
+        q_drag = max(_make_unpowered(x0[1], p0[1], frozen_var, beta_min, table, axes), 0.0)
         for j in range(2):
             _transition(x0[j, 0:3], dt, amat, f)
             if j == 0:
-                _noise(adt, q_jerk, q_accel, q)
+                _noise(adt, q_jerk, q_accel, eye, q)
             else:
-                _noise(adt, 0.0, q_accel_ballistic, q)
+                _noise(adt, q_drag, q_accel_ballistic, axes, q)
             _rk4(x0[j], dt, scratch)
             xm[i, j, :] = x0[j]
             _congruence(f, p0[j], q, fp, pm[i, j])
@@ -419,10 +464,14 @@ def imm_update(
     sensor: Array,
     rot: Array,
     frozen_var: float,
+    beta_min: float,
+    table: Array,
 ) -> None:
     """Kalman update (Joseph form) of both models of tracks ``ti`` with detections ``di``
-    in place, the mode probabilities re-weighed by the measurement likelihoods and the
-    mixture re-combined (as ``Tracker._update`` did with numpy)."""
+    in place, the ballistic model held unpowered after it (:func:`_make_unpowered`), the
+    mode probabilities re-weighed by the measurement likelihoods and the mixture
+    re-combined (as ``Tracker._update`` did with numpy)."""
+    axes = np.empty((3, 3))
     zp = np.empty(4)
     h = np.empty((4, 9))
     hp = np.empty((4, 9))
@@ -484,7 +533,7 @@ def imm_update(
             _congruence(ikh, pj, krk, fp, pu)
             pj[:, :] = pu
             if j == 1:
-                _make_ballistic(xj, pj, frozen_var)
+                _make_unpowered(xj, pj, frozen_var, beta_min, table, axes)
         top = max(loglik[0], loglik[1])
         if top == -np.inf:
             _combine(i, x, p, xm, pm, mu)
@@ -514,6 +563,8 @@ def warm() -> None:
     sig = np.ones((1, 4))
     sensor = np.array([6.4e6, 0.0, 0.0])
     rot = np.eye(3)
-    imm_predict(one, 1.0, t, x, p, xm, pm, mu, 0.01, 0.001, 1.0, 1.0, 1.0, 1e-12)
+    imm_predict(
+        one, 1.0, t, x, p, xm, pm, mu, 0.01, 0.001, 1.0, 1.0, 1.0, 1e-12, 1e3, DENSITY_TABLE
+    )
     gate_costs(one, one, one, xm, pm, mu, z, sig, sensor, rot, 18.0)
-    imm_update(one, one, x, p, xm, pm, mu, z, sig, sensor, rot, 1e-12)
+    imm_update(one, one, x, p, xm, pm, mu, z, sig, sensor, rot, 1e-12, 1e3, DENSITY_TABLE)

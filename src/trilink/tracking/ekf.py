@@ -3,8 +3,10 @@
 State ``x = [r, v, a]`` (9): position, velocity and the non-gravitational (thrust)
 acceleration, all ECEF. Motion: gravity with J2, Coriolis and centrifugal terms
 (:mod:`trilink.geo.motion`) plus ``a``, which follows a random walk (white jerk) while the
-target may be boosting; a ballistic track fixes ``a = 0``. Measurements are radar range,
-azimuth, elevation and range-rate (:class:`trilink.types.Detection`).
+target may be boosting. An unpowered (ballistic) track fixes ``a = 0`` above the air; once
+it descends into the air (:func:`drag_regime`) ``a`` is its drag: along ``-v``, never a
+push, a random walk along the velocity whose jerk grows with the air density. Measurements
+are radar range, azimuth, elevation and range-rate (:class:`trilink.types.Detection`).
 
 Every step exists in a batched form working on ``(N, 9)`` states and ``(N, 9, 9)``
 covariances at once (the national tracker's hot path); the single-track functions are
@@ -22,17 +24,22 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.geo.earth import EARTH_RATE_RAD_S, GM_M3_S2, enu_rotation
+from trilink.geo.atmosphere import density_kg_m3
+from trilink.geo.earth import EARTH_RATE_RAD_S, GM_M3_S2, altitude_m, enu_rotation
 from trilink.geo.motion import rk4_step
 from trilink.types import Detection
 
 __all__ = [
+    "DRAG_BETA_MIN_KG_M2",
+    "DRAG_MIN_ACCEL_MPS2",
+    "DRAG_SCALE_HEIGHT_M",
     "GATE_CHI2_4DOF",
     "Innovation",
     "initial_state",
     "initial_states",
     "innovation",
     "load_kernels",
+    "drag_regime",
     "measure_batch",
     "predict",
     "predict_batch",
@@ -98,12 +105,15 @@ def _gravity_gradients(r: Array) -> Array:
     return np.asarray(grad, dtype=np.float64)
 
 
-def process_noise(dt: Array, q_jerk: Array, q_accel: Array) -> Array:
+def process_noise(
+    dt: Array, q_jerk: Array, q_accel: Array, jerk_axis: Array | None = None
+) -> Array:
     """Discrete process noise (N, 9, 9) for steps ``dt`` (N,): white jerk of density
     ``q_jerk`` on the acceleration and white acceleration of density ``q_accel`` on the
-    velocity, the same on each axis."""
+    velocity, the same on each axis; with ``jerk_axis`` (N, 3 unit vectors) the jerk acts
+    along that axis only (a drag deceleration changes along the velocity)."""
     d1, d2, d3, d4, d5 = dt, dt**2, dt**3, dt**4, dt**5
-    coeff = q_jerk[:, None, None] * np.stack(
+    jerk = q_jerk[:, None, None] * np.stack(
         [
             np.stack([d5 / 20, d4 / 8, d3 / 6], axis=1),
             np.stack([d4 / 8, d3 / 3, d2 / 2], axis=1),
@@ -111,20 +121,64 @@ def process_noise(dt: Array, q_jerk: Array, q_accel: Array) -> Array:
         ],
         axis=1,
     )
-    coeff[:, :2, :2] += q_accel[:, None, None] * np.stack(
+    accel = np.zeros_like(jerk)
+    accel[:, :2, :2] = q_accel[:, None, None] * np.stack(
         [np.stack([d3 / 3, d2 / 2], axis=1), np.stack([d2 / 2, d1], axis=1)], axis=1
     )
-    # Each coefficient multiplies a 3x3 identity block: (N, 3, 3) -> (N, 9, 9).
-    q = coeff[:, :, None, :, None] * np.eye(3)[None, None, :, None, :]
+    # Each coefficient multiplies a 3x3 block: (N, 3, 3) -> (N, 9, 9).
+    eye = np.broadcast_to(np.eye(3), (dt.size, 3, 3))
+    axes = eye if jerk_axis is None else jerk_axis[:, :, None] * jerk_axis[:, None, :]
+    q = (
+        jerk[:, :, None, :, None] * axes[:, None, :, None, :]
+        + accel[:, :, None, :, None] * eye[:, None, :, None, :]
+    )
     return np.asarray(q.reshape(dt.size, 9, 9), dtype=np.float64)
 
 
+DRAG_BETA_MIN_KG_M2: Final = 1000.0
+"""The lightest ballistic coefficient m/(C_D A) the unpowered model allows for by default
+(a tumbling spent stage ~1,000–2,000 kg/m², a re-entry vehicle several thousand)."""
+DRAG_SCALE_HEIGHT_M: Final = 7_000.0
+"""Scale height of the lower atmosphere: the drag of a descending object grows by e each
+time it falls this far (at constant speed)."""
+DRAG_MIN_ACCEL_MPS2: Final = 1e-3
+"""Drag below this (at the lightest ballistic coefficient allowed) is no drag: above
+~110 km for a re-entry vehicle."""
+
+
+def drag_regime(x: Array, beta_min_kg_m2: float) -> tuple[NDArray[np.bool_], Array, Array]:
+    """Whether each state (N, ≥6) is an unpowered object in the air's grip, its unit
+    velocity (N, 3), and the density (m²/s⁵) of the white jerk of its drag deceleration.
+
+    An object descends into the air when it falls (its height shrinks) where the drag of
+    the lightest object allowed (ballistic coefficient ``beta_min_kg_m2`` = m / (C_D A))
+    reaches :data:`DRAG_MIN_ACCEL_MPS2`. That drag, ``a = ρ v² / 2β``, grows at
+    ``a |ḣ| / H`` as the object falls (``H`` :data:`DRAG_SCALE_HEIGHT_M`); the jerk's
+    density is that rate squared over one second. Ascending objects get none (a rising
+    body in the air is boosting, which the boost model follows)."""
+    r, v = x[:, :3], x[:, 3:6]
+    speed = np.linalg.norm(v, axis=1)
+    u = v / np.maximum(speed, 1e-9)[:, None]
+    climb = np.einsum("ij,ij->i", r, v) / np.linalg.norm(r, axis=1)
+    drag = 0.5 * density_kg_m3(altitude_m(r)) * speed**2 / beta_min_kg_m2
+    on = (climb < 0.0) & (drag >= DRAG_MIN_ACCEL_MPS2)
+    q = np.where(on, (drag * climb / DRAG_SCALE_HEIGHT_M) ** 2, 0.0)
+    return on, u, np.asarray(q, dtype=np.float64)
+
+
 def predict_batch(
-    x: Array, p: Array, dt: Array, *, q_jerk: Array | float, q_accel: Array | float
+    x: Array,
+    p: Array,
+    dt: Array,
+    *,
+    q_jerk: Array | float,
+    q_accel: Array | float,
+    jerk_axis: Array | None = None,
 ) -> tuple[Array, Array]:
     """Predict states (N, 9) and covariances (N, 9, 9) by ``dt`` (N,) seconds each.
 
-    ``q_jerk`` (m²/s⁵) drives the thrust acceleration's random walk (0 when ballistic);
+    ``q_jerk`` (m²/s⁵) drives the acceleration's random walk (thrust; drag in the air; 0
+    when ballistic above it), along ``jerk_axis`` (N, 3 unit vectors) if given;
     ``q_accel`` (m²/s³) is white acceleration noise for unmodelled forces.
     """
     dt = np.asarray(dt, dtype=np.float64)
@@ -142,7 +196,7 @@ def predict_batch(
     f = _I9 + adt + 0.5 * (adt @ adt)
     qj = np.broadcast_to(np.asarray(q_jerk, dtype=np.float64), (n,))
     qa = np.broadcast_to(np.asarray(q_accel, dtype=np.float64), (n,))
-    q = process_noise(np.abs(dt), qj, qa)
+    q = process_noise(np.abs(dt), qj, qa, jerk_axis)
     return x_new, _congruence_plus(f, np.ascontiguousarray(p), q)
 
 

@@ -13,11 +13,14 @@ and the Kalman updates run as compiled loops over tracks and pairs
 Track numbers are owned by the tracker instance (``JPN-T0001``) and given on confirmation.
 
 Each track runs an interacting multiple model (IMM) filter over two motion models: *boost*
-(the thrust acceleration is a state driven by white jerk) and *ballistic* (free flight:
-gravity with J2, Coriolis and centrifugal terms; the acceleration is held at 0). Every scan
-mixes the two by their Markov switching probabilities, predicts and updates each, and
-re-weighs them by their measurement likelihoods; the track's estimate is the mixture. A
-track is *thrusting* while the boost model is the more probable.
+(the thrust acceleration is a state driven by white jerk) and *ballistic* (unpowered
+flight: gravity with J2, Coriolis and centrifugal terms; the acceleration is held at 0
+above the air and is drag once the object falls into it: along the velocity, never a
+push, a random walk whose jerk grows with the air density, bounded by the lightest
+object allowed, ``drag_beta_min_kg_m2``: :func:`~trilink.tracking.ekf.drag_regime`).
+Every scan mixes the two by their Markov switching probabilities, predicts and updates
+each, and re-weighs them by their measurement likelihoods; the track's estimate is the
+mixture. A track is *thrusting* while the boost model is the more probable.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from trilink.geo.atmosphere import DENSITY_TABLE
 from trilink.geo.earth import altitude_m, enu_rotation
 from trilink.sensors.infrared import LineOfSight
 from trilink.tracking import _kernels, ekf, jpda
@@ -44,7 +48,7 @@ __all__ = ["IR_KEEP_S", "Tracker", "TrackerConfig"]
 
 Array = NDArray[np.float64]
 Covers = Callable[[Array], NDArray[np.bool_]]
-_FROZEN_ACCEL_VAR: Final = 1e-12  # the ballistic model's acceleration: 0, held fixed
+_FROZEN_ACCEL_VAR: Final = 1e-12  # the ballistic model's acceleration off its drag axis: 0
 _LOG_2PI: Final = math.log(2.0 * math.pi)
 _RETRY_BOOST_PROBABILITY: Final = 0.05  # only tracks this likely to be boosting get a retry
 IR_KEEP_S: Final = 900.0  # infrared lines of sight kept for the launch-point fit
@@ -68,6 +72,14 @@ class TrackerConfig:
     q_jerk: float = field(default=20.0, metadata={"doc": "thrust jerk noise, m²/s⁵"})
     q_accel: float = field(default=0.5, metadata={"doc": "unmodelled acceleration, m²/s³"})
     q_accel_ballistic: float = field(default=0.01, metadata={"doc": "same when ballistic"})
+    drag_beta_min_kg_m2: float = field(
+        default=ekf.DRAG_BETA_MIN_KG_M2,
+        metadata={
+            "doc": "lightest ballistic coefficient m/(C_D A) the unpowered model allows for "
+            "when it falls into the air (a tumbling spent stage ~1,000–2,000, a re-entry "
+            "vehicle several thousand kg/m²): how fast its drag may grow"
+        },
+    )
     sigma_speed_mps: float = field(default=3000.0, metadata={"doc": "initial speed 1-sigma"})
     sigma_accel_mps2: float = field(default=40.0, metadata={"doc": "initial thrust 1-sigma"})
     p_boost_to_ballistic: float = field(
@@ -164,6 +176,11 @@ class TrackerConfig:
             raise ValueError(
                 f"TrackerConfig.association must be 'gnn' or 'jpda', got {self.association!r}"
             )
+        if not self.drag_beta_min_kg_m2 > 0.0:
+            raise ValueError(
+                "TrackerConfig.drag_beta_min_kg_m2 must be a positive ballistic coefficient "
+                f"(kg/m²), got {self.drag_beta_min_kg_m2!r}; 1000 suits spent stages"
+            )
 
 
 @dataclass
@@ -191,13 +208,20 @@ class _Tracks:
 
     @classmethod
     def new(
-        cls, x: Array, p: Array, t_s: float, sensor: str | None, boost_probability: float
+        cls,
+        x: Array,
+        p: Array,
+        t_s: float,
+        sensor: str | None,
+        boost_probability: float,
+        beta_min_kg_m2: float,
     ) -> _Tracks:
         """Tentative tracks started at ``t_s`` from states (k, 9) and covariances."""
         k = x.shape[0]
         zi = np.zeros(k, np.int64)
-        xm = np.stack([x, _ballistic_state(x)], axis=1)
-        pm = np.stack([p, _ballistic_covariance(p)], axis=1)
+        xb, pb = _unpowered(x, p, beta_min_kg_m2)
+        xm = np.stack([x, xb], axis=1)
+        pm = np.stack([p, pb], axis=1)
         mu = np.tile([boost_probability, 1.0 - boost_probability], (k, 1))
         out = cls(
             x=x.copy(),
@@ -224,14 +248,15 @@ class _Tracks:
     def clone(self, rows: NDArray[np.int64], t_s: float, sensor: str) -> _Tracks:
         """New tentative tracks (one hit, started at ``t_s``) with the filter state (models,
         mode probabilities) of ``rows``."""
-        out = _Tracks.new(self.x[rows], self.p[rows], t_s, sensor, 0.5)
+        # (their models are replaced by the parents' below: the drag bound plays no part)
+        out = _Tracks.new(self.x[rows], self.p[rows], t_s, sensor, 0.5, math.inf)
         out.xm, out.pm, out.mu = self.xm[rows].copy(), self.pm[rows].copy(), self.mu[rows].copy()
         out.combine(np.arange(rows.size))
         return out
 
     @classmethod
     def empty(cls) -> _Tracks:
-        return cls.new(np.zeros((0, 9)), np.zeros((0, 9, 9)), 0.0, None, 0.5)
+        return cls.new(np.zeros((0, 9)), np.zeros((0, 9, 9)), 0.0, None, 0.5, math.inf)
 
     def combine(self, rows: NDArray[np.int64]) -> None:
         """Set the mixture estimate of ``rows`` from their models."""
@@ -274,18 +299,21 @@ _ARRAY_FIELDS: Final = (
 )
 
 
-def _ballistic_state(x: Array) -> Array:
-    out = np.array(x, copy=True)
-    out[..., 6:9] = 0.0
-    return out
-
-
-def _ballistic_covariance(p: Array) -> Array:
-    out = np.array(p, copy=True)
-    out[..., 6:9, :] = 0.0
-    out[..., :, 6:9] = 0.0
-    out[..., 6:9, 6:9] = _FROZEN_ACCEL_VAR * np.eye(3)
-    return out
+def _unpowered(x: Array, p: Array, beta_min_kg_m2: float) -> tuple[Array, Array]:
+    """States (n, 9) and covariances (n, 9, 9) as the unpowered (ballistic) model holds
+    them: no thrust; in the air (:func:`~trilink.tracking.ekf.drag_regime`) the
+    acceleration is drag, its component along the velocity (never a push), and its
+    covariance is projected on that axis (the two others held at 0)."""
+    on, u, _ = ekf.drag_regime(x, beta_min_kg_m2)
+    axis = np.where(on[:, None, None], u[:, :, None] * u[:, None, :], 0.0)
+    along = np.minimum(np.einsum("ni,ni->n", x[:, 6:9], u), 0.0)
+    xo = np.array(x, copy=True)
+    xo[:, 6:9] = np.where(on, along, 0.0)[:, None] * u
+    t = np.broadcast_to(np.eye(9), p.shape).copy()
+    t[:, 6:9, 6:9] = axis
+    po = t @ p @ np.swapaxes(t, 1, 2)
+    po[:, 6:9, 6:9] += _FROZEN_ACCEL_VAR * (np.eye(3) - axis)
+    return xo, po
 
 
 class Tracker:
@@ -468,7 +496,7 @@ class Tracker:
             pu = p - (1.0 - b0)[:, None, None] * kskt + k @ spread @ np.swapaxes(k, 1, 2)
             pu = 0.5 * (pu + np.swapaxes(pu, 1, 2))
             if j == 1:
-                xu, pu = _ballistic_state(xu), _ballistic_covariance(pu)
+                xu, pu = _unpowered(xu, pu, self.config.drag_beta_min_kg_m2)
             tr.xm[rows, j], tr.pm[rows, j] = xu, pu
             sinv_y = np.linalg.solve(s[local], y[:, :, None])[:, :, 0]
             d2 = np.einsum("ni,ni->n", y, sinv_y)
@@ -568,6 +596,8 @@ class Tracker:
             cfg.q_accel,
             cfg.q_accel_ballistic,
             _FROZEN_ACCEL_VAR,
+            cfg.drag_beta_min_kg_m2,
+            DENSITY_TABLE,
         )
 
     def _tree(self, batch: DetectionBatch, rot: Array) -> cKDTree:
@@ -593,7 +623,9 @@ class Tracker:
         saved = tr.pm[rows].copy()
         tr.pm[rows, 0] += ekf.process_noise(one, cfg.q_jerk * infl * one, cfg.q_accel * infl * one)
         tr.pm[rows, 1] += ekf.process_noise(one, 0.0 * one, cfg.q_accel * infl * one)
-        tr.pm[rows, 1] = _ballistic_covariance(tr.pm[rows, 1])
+        tr.xm[rows, 1], tr.pm[rows, 1] = _unpowered(
+            tr.xm[rows, 1], tr.pm[rows, 1], cfg.drag_beta_min_kg_m2
+        )
         ti, di, cost = self._gate_models(batch, rot, rows=rows, dets=dets)
         at, ad, _ = _assign(ti, di, cost)
         back = np.setdiff1d(rows, at)
@@ -675,6 +707,8 @@ class Tracker:
             np.ascontiguousarray(batch.sensor_ecef_m, dtype=np.float64),
             np.ascontiguousarray(rot),
             _FROZEN_ACCEL_VAR,
+            self.config.drag_beta_min_kg_m2,
+            DENSITY_TABLE,
         )
 
     def _count(self, hit: NDArray[np.bool_], missed: NDArray[np.bool_]) -> None:
@@ -984,7 +1018,9 @@ class Tracker:
             sigma_speed_mps=cfg.sigma_speed_mps,
             sigma_accel_mps2=cfg.sigma_accel_mps2,
         )
-        new = _Tracks.new(x, p, batch.t_s, batch.sensor_id, cfg.initial_boost_probability)
+        new = _Tracks.new(
+            x, p, batch.t_s, batch.sensor_id, cfg.initial_boost_probability, cfg.drag_beta_min_kg_m2
+        )
         # Prior: an object first seen low in the atmosphere is almost surely still under
         # power (a ballistic one that low would be re-entering, seen long before).
         low = altitude_m(x[:, :3]) < cfg.boost_prior_altitude_m

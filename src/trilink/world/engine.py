@@ -23,14 +23,13 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.geo.atmosphere import TABLE_STEP_M, TOP_M
-from trilink.geo.earth import EARTH_RATE_RAD_S, GM_M3_S2, J2, WGS84_A_M, WGS84_F
+from trilink.geo.compiled import air_density, altitude
+from trilink.geo.earth import EARTH_RATE_RAD_S, GM_M3_S2, J2, WGS84_A_M
 
 __all__ = ["MAX_SAMPLES", "coast_to_ground", "fly_powered"]
 
 Array = NDArray[np.float64]
 MAX_SAMPLES: Final = 40_000
-_E2: Final = WGS84_F * (2.0 - WGS84_F)
 _DT_BOOST: Final = 0.5
 _DT_VACUUM: Final = 2.0
 _DT_AIR: Final = 0.02
@@ -39,25 +38,6 @@ _AIR_TOP_M: Final = 120_000.0
 
 # Stage table columns.
 IGNITE, BURNOUT, MDOT, VE, DRY = 0, 1, 2, 3, 4
-
-
-@numba.njit(cache=True, fastmath=False)
-def _altitude(x: float, y: float, z: float) -> float:
-    rn = math.sqrt(x * x + y * y + z * z)
-    sin2 = z * z / (rn * rn)
-    return rn - WGS84_A_M * math.sqrt((1.0 - _E2) / (1.0 - _E2 * (1.0 - sin2)))
-
-
-@numba.njit(cache=True)
-def _density(alt: float, table: Array) -> float:
-    if alt >= TOP_M:
-        return 0.0
-    if alt <= 0.0:
-        return math.exp(table[0])
-    f = alt / TABLE_STEP_M
-    i = int(f)
-    w = f - i
-    return math.exp(table[i] * (1.0 - w) + table[i + 1] * w)
 
 
 @numba.njit(cache=True)
@@ -83,9 +63,9 @@ def _deriv(
     ax = k * x * (1.0 + c * (1.0 - z2r2)) + 2.0 * w * vy + w * w * x
     ay = k * yy * (1.0 + c * (1.0 - z2r2)) - 2.0 * w * vx + w * w * yy
     az = k * z * (1.0 + c * (3.0 - z2r2))
-    alt = _altitude(x, yy, z)
+    alt = altitude(x, yy, z)
     if alt < _AIR_TOP_M and beta > 0.0:
-        rho = _density(alt, table)
+        rho = air_density(alt, table)
         v = math.sqrt(vx * vx + vy * vy + vz * vz)
         d = -0.5 * rho * v / beta
         ax += d * vx
@@ -255,12 +235,12 @@ def coast_to_ground(
     n = n0
     t = t0
     while t < t_max and n < out_t.shape[0] - 1:
-        alt = _altitude(y[0], y[1], y[2])
+        alt = altitude(y[0], y[1], y[2])
         h = dt_vacuum
         if alt < _AIR_TOP_M and beta > 0.0:
             # Step a small share of the drag time scale v / a_drag (at most dt_vacuum).
             v = math.sqrt(y[3] * y[3] + y[4] * y[4] + y[5] * y[5])
-            a_drag = 0.5 * _density(alt, table) * v * v / beta * (1.0 + lift_to_drag)
+            a_drag = 0.5 * air_density(alt, table) * v * v / beta * (1.0 + lift_to_drag)
             h = min(dt_vacuum, max(_DT_AIR, _DRAG_STEP_SHARE * v / max(a_drag, 1e-9)))
         if alt >= _AIR_TOP_M:
             # do not overshoot far into the air with a vacuum step
@@ -271,13 +251,13 @@ def coast_to_ground(
                 h = max(_DT_AIR, (alt - _AIR_TOP_M) / -vr + _DT_AIR)
         prev[:] = y
         _rk4(y, t, h, 0.0, steer, False, beta, table, k, tmp, lift_to_drag)
-        if _altitude(y[0], y[1], y[2]) <= 0.0:
+        if altitude(y[0], y[1], y[2]) <= 0.0:
             lo, hi = 0.0, h
             for _ in range(40):
                 mid = 0.5 * (lo + hi)
                 y[:] = prev
                 _rk4(y, t, mid, 0.0, steer, False, beta, table, k, tmp, lift_to_drag)
-                if _altitude(y[0], y[1], y[2]) > 0.0:
+                if altitude(y[0], y[1], y[2]) > 0.0:
                     lo = mid
                 else:
                     hi = mid
