@@ -108,6 +108,8 @@ def test_body_parses_open_world_and_renders_iso_times() -> None:
         ([1.0] * 5, [0.0] * 25, "state"),
         ([1.0] * 6, [0.0] * 30, "cov"),
         ([float("nan")] * 6, [0.0] * 36, "state"),
+        ([1.0] * 6, [float("inf")] + [0.0] * 35, "cov"),
+        ([1.0] * 9, [0.0] * 36, "cov"),
     ],
 )
 def test_bad_track_payload_names_the_field(
@@ -333,3 +335,20 @@ def test_fuzz_sealed_body_fields_only_raise_malformed_message(changes: dict[str,
         _open_chain(encode_frame(Frame(body=body, sig=b"\0" * 64)))
     except MalformedMessage:
         pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([3, 6, 9]),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=90, max_size=90),
+)
+def test_a_track_payload_decodes_to_its_numbers_with_the_covariance_symmetrised(
+    n: int, numbers: list[float]
+) -> None:
+    kind, data = encode_payload(TRACK)
+    raw = msgspec.msgpack.decode(data)
+    raw["state"], raw["cov"] = numbers[:n], numbers[n : n + n * n]
+    got = decode_payload(kind, msgspec.msgpack.encode(raw))
+    np.testing.assert_array_equal(got.state, np.array(numbers[:n]))
+    m = np.array(numbers[n : n + n * n]).reshape(n, n)
+    np.testing.assert_array_equal(got.covariance, 0.5 * m + 0.5 * m.T)

@@ -409,6 +409,16 @@ def _alert_from_wire(kind: Kind, wire: _AlertWire) -> Alert:
 
 def _track_arrays(wire: _TrackWire) -> tuple[StateVector, Covariance | None]:
     """The state and covariance, checked; raises MalformedMessage naming the field."""
+    n, cov = len(wire.state), wire.cov
+    if n in (3, 6, 9) and (cov is None or len(cov) == n * n):
+        # the common case in one conversion and one finiteness check
+        flat = np.array(wire.state if cov is None else wire.state + cov, dtype=np.float64)
+        if np.isfinite(flat).all():
+            if cov is None:
+                return flat, None
+            m = flat[n:].reshape(n, n)
+            return flat[:n].copy(), 0.5 * m + 0.5 * m.T  # (a sum could overflow)
+    # otherwise the checks below name what is wrong
     try:
         state = as_state(wire.state, dims=(3, 6, 9), name="track payload field `state`")
         n = state.shape[0]

@@ -37,4 +37,4 @@ def as_covariance(value: ArrayLike, dim: int, *, name: str = "covariance") -> Co
         raise ValueError(f"{name} must have shape ({dim}, {dim}), got {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} has non-finite values")
-    return 0.5 * (arr + arr.T)
+    return 0.5 * arr + 0.5 * arr.T  # halves first: the sum of two huge values overflows
