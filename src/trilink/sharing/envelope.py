@@ -409,12 +409,12 @@ def _alert_from_wire(kind: Kind, wire: _AlertWire) -> Alert:
 
 def _track_arrays(wire: _TrackWire) -> tuple[StateVector, Covariance | None]:
     """The state and covariance, checked; raises MalformedMessage naming the field."""
-    n, cov = len(wire.state), wire.cov
-    if n in (3, 6, 9) and (cov is None or len(cov) == n * n):
+    n, values = len(wire.state), wire.cov
+    if n in (3, 6, 9) and (values is None or len(values) == n * n):
         # the common case in one conversion and one finiteness check
-        flat = np.array(wire.state if cov is None else wire.state + cov, dtype=np.float64)
+        flat = np.array(wire.state if values is None else wire.state + values, dtype=np.float64)
         if np.isfinite(flat).all():
-            if cov is None:
+            if values is None:
                 return flat, None
             m = flat[n:].reshape(n, n)
             return flat[:n].copy(), 0.5 * m + 0.5 * m.T  # (a sum could overflow)
