@@ -44,6 +44,7 @@ from trilink.types import (
     TrackState,
     as_covariance,
     as_state,
+    symmetrised,
 )
 
 __all__ = [
@@ -407,20 +408,22 @@ def _alert_from_wire(kind: Kind, wire: _AlertWire) -> Alert:
     return alert
 
 
+_TRACK_DIMS: Final = (3, 6, 9)  # position; + velocity; + acceleration
+
+
 def _track_arrays(wire: _TrackWire) -> tuple[StateVector, Covariance | None]:
     """The state and covariance, checked; raises MalformedMessage naming the field."""
     n, values = len(wire.state), wire.cov
-    if n in (3, 6, 9) and (values is None or len(values) == n * n):
+    if n in _TRACK_DIMS and (values is None or len(values) == n * n):
         # the common case in one conversion and one finiteness check
         flat = np.array(wire.state if values is None else wire.state + values, dtype=np.float64)
         if np.isfinite(flat).all():
             if values is None:
                 return flat, None
-            m = flat[n:].reshape(n, n)
-            return flat[:n].copy(), 0.5 * m + 0.5 * m.T  # (a sum could overflow)
+            return flat[:n].copy(), symmetrised(flat[n:].reshape(n, n))
     # otherwise the checks below name what is wrong
     try:
-        state = as_state(wire.state, dims=(3, 6, 9), name="track payload field `state`")
+        state = as_state(wire.state, dims=_TRACK_DIMS, name="track payload field `state`")
         n = state.shape[0]
         cov: Covariance | None = None
         if wire.cov is not None:

@@ -37,8 +37,6 @@ _GM: Final = GM_M3_S2
 _J2A2: Final = 1.5 * J2 * WGS84_A_M**2
 _TWO_PI: Final = 2.0 * math.pi
 _FOUR_LOG_2PI: Final = 4.0 * math.log(2.0 * math.pi)
-_DRAG_MIN: Final = DRAG_MIN_ACCEL_MPS2
-_DRAG_H: Final = DRAG_SCALE_HEIGHT_M
 
 
 # -- motion ------------------------------------------------------------------------------
@@ -163,8 +161,8 @@ def _drag(x: Array, beta_min: float, table: Array) -> float:
     rn = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
     climb = (x[0] * x[3] + x[1] * x[4] + x[2] * x[5]) / rn
     drag = 0.5 * air_density(altitude(x[0], x[1], x[2]), table) * speed**2 / beta_min
-    if climb < 0.0 and drag >= _DRAG_MIN:
-        return float((drag * climb / _DRAG_H) ** 2)
+    if climb < 0.0 and drag >= DRAG_MIN_ACCEL_MPS2:
+        return float((drag * climb / DRAG_SCALE_HEIGHT_M) ** 2)
     return -1.0
 
 
@@ -178,13 +176,14 @@ def _make_unpowered(
     to ``u uᵀ`` in the air, else 0; returns :func:`_drag`."""
     q = _drag(x, beta_min, table)
     speed = max(math.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5]), 1e-9)
-    u0, u1, u2 = x[3] / speed, x[4] / speed, x[5] / speed
+    u = x[3:6] / speed
     on = q >= 0.0
     for i in range(3):
         for k in range(3):
-            axes[i, k] = (x[3 + i] / speed) * (x[3 + k] / speed) if on else 0.0
-    along = min(x[6] * u0 + x[7] * u1 + x[8] * u2, 0.0) if on else 0.0
-    x[6], x[7], x[8] = along * u0, along * u1, along * u2
+            axes[i, k] = u[i] * u[k] if on else 0.0
+    along = min(x[6] * u[0] + x[7] * u[1] + x[8] * u[2], 0.0) if on else 0.0
+    for i in range(3):
+        x[6 + i] = along * u[i]
     # P <- T P Tᵀ, T = diag(I6, axes); then the accelerations off the axis held at 0.
     pa = np.empty((9, 3))
     for i in range(9):

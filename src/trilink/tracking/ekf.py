@@ -125,13 +125,14 @@ def process_noise(
     accel[:, :2, :2] = q_accel[:, None, None] * np.stack(
         [np.stack([d3 / 3, d2 / 2], axis=1), np.stack([d2 / 2, d1], axis=1)], axis=1
     )
-    # Each coefficient multiplies a 3x3 block: (N, 3, 3) -> (N, 9, 9).
-    eye = np.broadcast_to(np.eye(3), (dt.size, 3, 3))
-    axes = eye if jerk_axis is None else jerk_axis[:, :, None] * jerk_axis[:, None, :]
-    q = (
-        jerk[:, :, None, :, None] * axes[:, None, :, None, :]
-        + accel[:, :, None, :, None] * eye[:, None, :, None, :]
-    )
+    # Each coefficient multiplies a 3x3 block: (N, 3, 3) -> (N, 9, 9); the identity block
+    # for both unless the jerk has an axis.
+    eye = np.eye(3)[None, None, :, None, :]
+    if jerk_axis is None:
+        q = (jerk + accel)[:, :, None, :, None] * eye
+    else:
+        axes = jerk_axis[:, None, :, None, None] * jerk_axis[:, None, None, None, :]
+        q = jerk[:, :, None, :, None] * axes + accel[:, :, None, :, None] * eye
     return np.asarray(q.reshape(dt.size, 9, 9), dtype=np.float64)
 
 

@@ -6,7 +6,7 @@ Times are POSIX seconds (UTC) as floats, named ``t_s`` or ``*_time_s``.
 from trilink.types.alert import Alert, AlertStage
 from trilink.types.alerts import ImpactPrediction, LaunchEstimate
 from trilink.types.detection import Detection, DetectionBatch
-from trilink.types.state import Covariance, StateVector, as_covariance, as_state
+from trilink.types.state import Covariance, StateVector, as_covariance, as_state, symmetrised
 from trilink.types.track import Track, TrackState
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "TrackState",
     "as_covariance",
     "as_state",
+    "symmetrised",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Covariance", "StateVector", "as_covariance", "as_state"]
+__all__ = ["Covariance", "StateVector", "as_covariance", "as_state", "symmetrised"]
 
 StateVector = NDArray[np.float64]
 Covariance = NDArray[np.float64]
@@ -37,4 +37,10 @@ def as_covariance(value: ArrayLike, dim: int, *, name: str = "covariance") -> Co
         raise ValueError(f"{name} must have shape ({dim}, {dim}), got {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} has non-finite values")
-    return 0.5 * arr + 0.5 * arr.T  # halves first: the sum of two huge values overflows
+    return symmetrised(arr)
+
+
+def symmetrised(m: Covariance) -> Covariance:
+    """``(M + Mᵀ) / 2``, halved first: the sum of two entries near the float maximum
+    would overflow."""
+    return 0.5 * m + 0.5 * m.T
